@@ -105,7 +105,8 @@ class OptionSpec:
     """A model-specific option: its type, default, and allowed values or bounds."""
 
     name: str
-    type: type = attrs.field(validator=attrs.validators.in_((bool, int, float, str)))
+    type: type = attrs.field(validator=attrs.validators.in_((bool, int, float, str, list)))
+    items: type | None = None  # for list options: the type of each item
     default: Any = None
     choices: tuple[Any, ...] = ()
     min: float | None = None
@@ -165,6 +166,7 @@ class ModelInfo:
     supports_last_frame: bool = False
     requires_image: bool = False
     options: tuple[OptionSpec, ...] = ()
+    accepts_any_options: bool = False
     outputs_option: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
 

@@ -1,0 +1,366 @@
+"""The public verbs: generate images and videos, estimate, list, look back, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ._backends import Backend
+from ._models import Kind, ModelInfo
+from ._money import Estimate
+from ._registry import backends, find_model, get_backend as _get_backend, plugin_of
+from ._requests import ImageRequest, VideoRequest
+from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
+from ._runner import Plan, RunOptions, drive_job, plan_request, result_from_row, run_plan
+from ._secrets import Secret
+from ._store import JobRow, get_store, owner_token
+from .errors import ArthurGenError, InvalidRequestError, JobNotFoundError
+
+__all__ = [
+    "agenerate_image",
+    "agenerate_video",
+    "estimate",
+    "gather",
+    "generate_image",
+    "generate_video",
+    "get_backend",
+    "get_job",
+    "history",
+    "list_backends",
+    "list_models",
+    "plan",
+    "result_of",
+    "resume",
+]
+
+T = TypeVar("T")
+Result = GeneratedImage | GeneratedVideo
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _kind(value: str | Kind) -> Kind:
+    try:
+        return Kind(value)
+    except ValueError:
+        raise InvalidRequestError(f"kind={value!r} is not valid: 'image' or 'video'") from None
+
+
+def _build_request(kind: Kind, prompt: str | ImageRequest | VideoRequest, fields: dict[str, Any]):  # type: ignore[no-untyped-def]
+    cls = ImageRequest if kind is Kind.IMAGE else VideoRequest
+    if isinstance(prompt, ImageRequest | VideoRequest):
+        if not isinstance(prompt, cls):
+            raise InvalidRequestError(f"expected a {cls.__name__}, got {type(prompt).__name__}")
+        given = {k: v for k, v in fields.items() if v is not None}
+        return prompt.with_changes(**given) if given else prompt
+    try:
+        return cls(prompt=prompt, **{k: v for k, v in fields.items() if v is not None})
+    except TypeError as exc:
+        raise InvalidRequestError(str(exc)) from None
+
+
+def _parents_of(*inputs: Any) -> tuple[str, ...]:
+    return tuple(getattr(i, "job_id") for i in inputs if isinstance(getattr(i, "job_id", None), str))
+
+
+def plan(
+    kind: str | Kind,
+    prompt: str | ImageRequest | VideoRequest,
+    *,
+    backend: str | None = None,
+    model: str | None = None,
+    **fields: Any,
+) -> Plan:
+    """Validate and price a request without running it (what ``--dry-run`` shows)."""
+    k = _kind(kind)
+    return plan_request(k, _build_request(k, prompt, fields), backend, model)
+
+
+def estimate(
+    kind: str | Kind,
+    prompt: str | ImageRequest | VideoRequest,
+    *,
+    backend: str | None = None,
+    model: str | None = None,
+    **fields: Any,
+) -> Estimate:
+    """What a request would cost, from the model's price basis. Sends nothing."""
+    return plan(kind, prompt, backend=backend, model=model, **fields).estimate
+
+
+def _run(
+    kind: Kind,
+    prompt: str | ImageRequest | VideoRequest,
+    backend: str | None,
+    model: str | None,
+    fields: dict[str, Any],
+    run: dict[str, Any],
+) -> Result:
+    parents = _parents_of(fields.get("image"), fields.get("first_frame"), fields.get("last_frame"))
+    request = _build_request(kind, prompt, fields)
+    the_plan = plan_request(kind, request, backend, model)
+    opts = RunOptions(
+        key=run.get("key"),
+        out_dir=Path(run["out_dir"]).expanduser() if run.get("out_dir") else None,
+        timeout_s=run.get("timeout"),
+        cache=run.get("cache", True),
+        allow_unknown_price=run.get("allow_unknown_price"),
+        parents=tuple(run.get("parents") or ()) + parents,
+        on_progress=run.get("on_progress"),
+        cancel_event=run.get("cancel_event"),
+    )
+    return run_plan(the_plan, opts)
+
+
+def generate_image(
+    prompt: str | ImageRequest,
+    *,
+    backend: str | None = None,
+    model: str | None = None,
+    negative_prompt: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    aspect_ratio: str | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    image: str | Path | GeneratedImage | None = None,
+    strength: float | None = None,
+    options: Mapping[str, Any] | None = None,
+    key: str | Secret | None = None,
+    out_dir: str | Path | None = None,
+    timeout: float | None = None,
+    cache: bool = True,
+    allow_unknown_price: bool | None = None,
+    parents: Sequence[str] = (),
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    cancel_event: threading.Event | None = None,
+) -> GeneratedImage:
+    """Generate an image. Returns once the file is on disk; see :class:`GeneratedImage`."""
+    fields = dict(negative_prompt=negative_prompt, width=width, height=height,
+                  aspect_ratio=aspect_ratio, seed=seed, steps=steps, guidance=guidance,
+                  image=image, strength=strength, options=options)
+    run = dict(key=key, out_dir=out_dir, timeout=timeout, cache=cache,
+               allow_unknown_price=allow_unknown_price, parents=parents,
+               on_progress=on_progress, cancel_event=cancel_event)
+    result = _run(Kind.IMAGE, prompt, backend, model, fields, run)
+    assert isinstance(result, GeneratedImage)
+    return result
+
+
+def generate_video(
+    prompt: str | VideoRequest,
+    *,
+    backend: str | None = None,
+    model: str | None = None,
+    negative_prompt: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    aspect_ratio: str | None = None,
+    resolution: str | None = None,
+    duration: float | None = None,
+    fps: int | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    first_frame: str | Path | GeneratedImage | None = None,
+    last_frame: str | Path | GeneratedImage | None = None,
+    strength: float | None = None,
+    options: Mapping[str, Any] | None = None,
+    key: str | Secret | None = None,
+    out_dir: str | Path | None = None,
+    timeout: float | None = None,
+    cache: bool = True,
+    allow_unknown_price: bool | None = None,
+    parents: Sequence[str] = (),
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    cancel_event: threading.Event | None = None,
+) -> GeneratedVideo:
+    """Generate a video (text-to-video, or image-to-video with ``first_frame``)."""
+    fields = dict(negative_prompt=negative_prompt, width=width, height=height,
+                  aspect_ratio=aspect_ratio, resolution=resolution, duration=duration, fps=fps,
+                  seed=seed, steps=steps, guidance=guidance, first_frame=first_frame,
+                  last_frame=last_frame, strength=strength, options=options)
+    run = dict(key=key, out_dir=out_dir, timeout=timeout, cache=cache,
+               allow_unknown_price=allow_unknown_price, parents=parents,
+               on_progress=on_progress, cancel_event=cancel_event)
+    result = _run(Kind.VIDEO, prompt, backend, model, fields, run)
+    assert isinstance(result, GeneratedVideo)
+    return result
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=128, thread_name_prefix="arthur-gen"
+            )
+        return _executor
+
+
+async def _in_thread(fn: Callable[..., T], **kwargs: Any) -> T:
+    """Run a blocking verb in the worker pool; cancelling the task cancels the job."""
+    cancel = kwargs.get("cancel_event") or threading.Event()
+    kwargs["cancel_event"] = cancel
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(_pool(), functools.partial(fn, **kwargs))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
+
+
+async def agenerate_image(prompt: str | ImageRequest, **kwargs: Any) -> GeneratedImage:
+    """Async twin of :func:`generate_image` (same arguments)."""
+    return await _in_thread(generate_image, prompt=prompt, **kwargs)
+
+
+async def agenerate_video(prompt: str | VideoRequest, **kwargs: Any) -> GeneratedVideo:
+    """Async twin of :func:`generate_video` (same arguments)."""
+    return await _in_thread(generate_video, prompt=prompt, **kwargs)
+
+
+def gather(
+    calls: Iterable[Callable[[], T]], *, max_concurrency: int = 16
+) -> list[T | BaseException]:
+    """Run several generations at once from sync code (bounded); errors are returned in place.
+
+    ``arthur_gen.gather([lambda: generate_video(p) for p in prompts])``
+    """
+    items = list(calls)
+    results: list[T | BaseException] = [None] * len(items)  # type: ignore[list-item]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
+        futures = {pool.submit(call): i for i, call in enumerate(items)}
+        for future in concurrent.futures.as_completed(futures):
+            index = futures[future]
+            try:
+                results[index] = future.result()
+            except BaseException as exc:  # noqa: BLE001 - returned to the caller in place
+                results[index] = exc
+    return results
+
+
+def _backend_info(backend: Backend) -> dict[str, Any]:
+    availability = backend.availability()
+    return {
+        "id": backend.id,
+        "kind": backend.kind.value,
+        "local": backend.is_local,
+        "plugin": plugin_of(backend),
+        "default_model": backend.default_model,
+        "models": len(backend.models()),
+        "available": availability.ok,
+        "reason": availability.reason,
+        "fix": availability.fix,
+        "needs_key": backend.key_env_var,
+    }
+
+
+def list_backends(kind: str | Kind | None = None) -> list[dict[str, Any]]:
+    """Installed backends with their availability (no weights loaded, no network)."""
+    kinds = [_kind(kind)] if kind else [Kind.IMAGE, Kind.VIDEO]
+    return [_backend_info(b) for k in kinds for _, b in sorted(backends(k).items())]
+
+
+def get_backend(backend_id: str, kind: str | Kind = Kind.IMAGE) -> Backend:
+    """The backend object with that id."""
+    return _get_backend(backend_id, _kind(kind))
+
+
+def list_models(
+    kind: str | Kind | None = None, backend: str | None = None
+) -> list[tuple[str, ModelInfo]]:
+    """(backend id, model) pairs; describing a model loads no weights."""
+    kinds = [_kind(kind)] if kind else [Kind.IMAGE, Kind.VIDEO]
+    pairs = []
+    for k in kinds:
+        for bid, b in sorted(backends(k).items()):
+            if backend is None or backend == bid:
+                pairs.extend((bid, m) for m in b.models())
+    return pairs
+
+
+def get_job(job: str) -> JobRow:
+    """A job by id (or unique id prefix)."""
+    found = get_store().find(job)
+    if len(found) == 1 or (found and found[0].id == job):
+        return found[0]
+    if not found:
+        raise JobNotFoundError(f"no job {job!r}; `arthur-gen history` lists jobs")
+    raise JobNotFoundError(f"{job!r} matches several jobs; give more of the id")
+
+
+def history(
+    *,
+    limit: int | None = 50,
+    backend: str | None = None,
+    model: str | None = None,
+    kind: str | None = None,
+    text: str | None = None,
+    state: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> list[JobRow]:
+    """Jobs, newest first, filtered."""
+    where, params = ["1"], []
+    for column, value in (("backend", backend), ("model", model), ("kind", kind),
+                          ("state", state)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if text:
+        where.append("prompt LIKE ? ESCAPE '\\'")
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params.append(f"%{escaped}%")
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("created_at < ?")
+        params.append(until)
+    return get_store().query(" AND ".join(where), params, limit=limit)
+
+
+def resume(
+    *,
+    key: str | Secret | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+) -> list[tuple[str, Result | ArthurGenError]]:
+    """Finish every unfinished job no live process is driving; never submits a paid job twice."""
+    store = get_store()
+    owner = owner_token()
+    outcomes: list[tuple[str, Result | ArthurGenError]] = []
+    for row in store.active_jobs():
+        if not row.lease_stale():
+            continue
+        claimed = store.claim(row.id, owner)
+        if claimed is None:
+            continue
+        try:
+            b = _get_backend(row.backend, _kind(row.kind))
+            m = find_model(b, row.model)
+            from ._runner import _key_for
+
+            secret = None if b.is_local else _key_for(b, key)
+            opts = RunOptions(key=secret, on_progress=on_progress)
+            outcomes.append((row.id, drive_job(claimed, b, m, secret, opts)))
+        except ArthurGenError as exc:
+            store.release(row.id, owner)
+            outcomes.append((row.id, exc))
+    return outcomes
+
+
+def result_of(job: str) -> Result:
+    """The result object of a saved job."""
+    row = get_job(job)
+    if row.state != "saved":
+        raise JobNotFoundError(f"job {row.id} is {row.state}, not saved")
+    return result_from_row(row)
+

@@ -1,0 +1,41 @@
+"""The content-addressed result cache: outputs of seeded requests kept by SHA-256."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ._config import cache_dir
+from ._outputs import file_digest
+
+__all__ = ["blob_path", "keep_blob", "valid_blob"]
+
+
+def blob_path(sha256: str) -> Path:
+    return cache_dir() / "blobs" / sha256[:2] / sha256
+
+
+def keep_blob(path: Path, sha256: str) -> None:
+    """Keep ``path``'s content in the blob store (a hard link when possible, else a copy)."""
+    target = blob_path(sha256)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def valid_blob(sha256: str) -> Path | None:
+    """The blob for ``sha256`` if it exists and its content still has that digest."""
+    path = blob_path(sha256)
+    try:
+        if file_digest(path) == sha256:
+            return path
+    except OSError:
+        return None
+    return None

@@ -1,0 +1,195 @@
+"""Where things live and what the user configured.
+
+Order of precedence: call arguments, then environment variables, then the TOML config file.
+``ARTHUR_GEN_HOME`` puts config, data and cache under one folder (tests, portable setups).
+Everything is read at call time, so changing the environment takes effect at once.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._atomic import atomic_write_bytes
+from ._secrets import Secret
+from .errors import ConfigError, NeedsKeyError
+
+__all__ = [
+    "Settings",
+    "cache_dir",
+    "config_path",
+    "data_dir",
+    "load_settings",
+    "resolve_key",
+    "set_config_value",
+]
+
+_APP = "arthur-gen"
+
+
+def _home() -> Path | None:
+    home = os.environ.get("ARTHUR_GEN_HOME")
+    return Path(home).expanduser() if home else None
+
+
+def config_path() -> Path:
+    home = _home()
+    if home is not None:
+        return home / "config.toml"
+    import platformdirs
+
+    return platformdirs.user_config_path(_APP) / "config.toml"
+
+
+def data_dir() -> Path:
+    home = _home()
+    if home is not None:
+        return home / "data"
+    import platformdirs
+
+    return platformdirs.user_data_path(_APP)
+
+
+def cache_dir() -> Path:
+    home = _home()
+    if home is not None:
+        return home / "cache"
+    import platformdirs
+
+    return platformdirs.user_cache_path(_APP)
+
+
+_BUDGETS = ("per_call", "per_day", "per_month")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """The effective configuration (file, then environment)."""
+
+    output_dir: Path
+    budget: Mapping[str, float | None]
+    allow_unknown_price: bool = False
+    default_backends: Mapping[str, str] = attrs.field(factory=dict)
+    keys: Mapping[str, Secret] = attrs.field(factory=dict, repr=False)
+    source: Path | None = None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or delete the file") from None
+
+
+def _money(value: Any, where: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}={value!r} is not a number of dollars, e.g. 10 or 2.5") from None
+    if number < 0 or number != number:
+        raise ConfigError(f"{where}={value!r} must be a non-negative number of dollars")
+    return number
+
+
+def _flag(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{where}={value!r} must be true or false")
+
+
+def load_settings() -> Settings:
+    """Read the config file and the environment now."""
+    path = config_path()
+    raw = _read_file(path)
+    env = os.environ
+    budget_raw = raw.get("budget", {})
+    if not isinstance(budget_raw, dict):
+        raise ConfigError(f"[budget] in {path} must be a table")
+    budget: dict[str, float | None] = {}
+    for name in _BUDGETS:
+        env_name = f"ARTHUR_GEN_BUDGET_{name.upper()}"
+        if env_name in env:
+            budget[name] = _money(env[env_name], env_name)
+        else:
+            budget[name] = _money(budget_raw.get(name), f"budget.{name} in {path}")
+    out = env.get("ARTHUR_GEN_OUTPUT_DIR") or raw.get("output_dir")
+    output_dir = Path(str(out)).expanduser() if out else data_dir() / "outputs"
+    allow = env.get("ARTHUR_GEN_ALLOW_UNKNOWN_PRICE", raw.get("allow_unknown_price", False))
+    keys_raw = raw.get("keys", {})
+    defaults = raw.get("defaults", {})
+    if not isinstance(keys_raw, dict) or not isinstance(defaults, dict):
+        raise ConfigError(f"[keys] and [defaults] in {path} must be tables")
+    return Settings(
+        output_dir=output_dir,
+        budget=budget,
+        allow_unknown_price=_flag(allow, "allow_unknown_price"),
+        default_backends={str(k): str(v) for k, v in defaults.items()},
+        keys={str(k): Secret(str(v)) for k, v in keys_raw.items() if v},
+        source=path if raw else None,
+    )
+
+
+def resolve_key(
+    key_name: str | None, env_var: str | None, explicit: str | Secret | None, key_help: str = ""
+) -> Secret | None:
+    """The API key for a backend: argument, then environment, then config; else NeedsKeyError."""
+    if key_name is None and env_var is None:
+        return None
+    if explicit:
+        return explicit if isinstance(explicit, Secret) else Secret(explicit)
+    if env_var and os.environ.get(env_var):
+        return Secret(os.environ[env_var])
+    stored = load_settings().keys.get(key_name or "")
+    if stored is not None:
+        return stored
+    how = [f"set the {env_var} environment variable"] if env_var else []
+    if key_name:
+        how.append(f"run `arthur-gen keys set {key_name}`")
+    how.append("or pass key=... in Python")
+    message = f"No API key for {key_name or env_var}: " + ", ".join(how) + "."
+    if key_help:
+        message += f" {key_help}"
+    raise NeedsKeyError(message)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def set_config_value(dotted: str, value: Any) -> Path:
+    """Set (or with ``None`` remove) ``key`` or ``table.key`` in the config file, atomically."""
+    path = config_path()
+    raw = _read_file(path)
+    table, _, key = dotted.rpartition(".")
+    target: dict[str, Any] = raw.setdefault(table, {}) if table else raw
+    if value is None:
+        target.pop(key, None)
+    else:
+        target[key] = value
+    lines = [f"{k} = {_toml_value(v)}" for k, v in raw.items() if not isinstance(v, dict)]
+    for name, values in raw.items():
+        if isinstance(values, dict) and values:
+            lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode(), mode=0o600)
+    return path

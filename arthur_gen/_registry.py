@@ -1,0 +1,147 @@
+"""Backends collected from plugins, with duplicate ids reported, never settled by load order."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._backends import Backend, ImageBackend, VideoBackend
+from ._config import load_settings
+from ._models import Kind, ModelInfo
+from ._plugins import load_plugins, pm
+from .errors import PluginError, UnknownModelError
+
+__all__ = [
+    "RegisterImageBackend",
+    "RegisterVideoBackend",
+    "backends",
+    "choose_backend",
+    "find_model",
+    "get_backend",
+    "plugin_of",
+]
+
+RegisterImageBackend = Callable[[ImageBackend], None]
+RegisterVideoBackend = Callable[[VideoBackend], None]
+
+_HOOKS = {Kind.IMAGE: "register_image_backends", Kind.VIDEO: "register_video_backends"}
+_lock = threading.Lock()
+_cache: dict[Kind, tuple[Any, dict[str, Backend], dict[str, str]]] = {}
+
+
+def _plugin_state() -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((str(name), id(plugin)) for name, plugin in pm.list_name_plugin()))
+
+
+def _collect(kind: Kind) -> tuple[dict[str, Backend], dict[str, str]]:
+    found: dict[str, Backend] = {}
+    owners: dict[str, str] = {}
+    expected = ImageBackend if kind is Kind.IMAGE else VideoBackend
+    caller = getattr(pm.hook, _HOOKS[kind])
+    for impl in caller.get_hookimpls():
+        plugin_name = impl.plugin_name
+
+        def register(backend: Backend, _plugin: str = plugin_name) -> None:
+            if not isinstance(backend, expected):
+                raise PluginError(
+                    f"plugin {_plugin!r} registered {backend!r} as a {kind} backend, but it is "
+                    f"not an arthur_gen.{expected.__name__}"
+                )
+            if backend.id in found:
+                raise PluginError(
+                    f"two {kind} backends share the id {backend.id!r}: one from plugin "
+                    f"{owners[backend.id]!r}, one from plugin {_plugin!r}; uninstall one of them "
+                    "or limit ARTHUR_GEN_LOAD_PLUGINS"
+                )
+            _check_models(backend, _plugin)
+            found[backend.id] = backend
+            owners[backend.id] = _plugin
+
+        impl.function(**dict.fromkeys(impl.argnames, register))
+    return found, owners
+
+
+def _check_models(backend: Backend, plugin: str) -> None:
+    seen: dict[str, str] = {}
+    for model in backend.models():
+        for name in (model.id, *model.aliases):
+            if name in seen:
+                raise PluginError(
+                    f"backend {backend.id!r} (plugin {plugin!r}) declares {name!r} twice: "
+                    f"for model {seen[name]!r} and for model {model.id!r}"
+                )
+            seen[name] = model.id
+
+
+def _registry(kind: Kind) -> tuple[dict[str, Backend], dict[str, str]]:
+    load_plugins()
+    state = _plugin_state()
+    cached = _cache.get(kind)
+    if cached is not None and cached[0] == state:
+        return cached[1], cached[2]
+    with _lock:
+        found, owners = _collect(kind)
+        _cache[kind] = (state, found, owners)
+    return found, owners
+
+
+def backends(kind: Kind) -> dict[str, Backend]:
+    """Registered backends of one kind, by id."""
+    return dict(_registry(kind)[0])
+
+
+def plugin_of(backend: Backend) -> str:
+    return _registry(backend.kind)[1].get(backend.id, "?")
+
+
+def get_backend(backend_id: str, kind: Kind) -> Backend:
+    """The backend with that id, or UnknownModelError listing the ones there are."""
+    found = backends(kind)
+    if backend_id in found:
+        return found[backend_id]
+    known = ", ".join(sorted(found)) or "none (install a plugin, e.g. arthur-gen-replicate)"
+    raise UnknownModelError(f"no {kind} backend {backend_id!r}; installed: {known}")
+
+
+def choose_backend(kind: Kind, backend_id: str | None) -> Backend:
+    """The named backend, else the configured default, else the only (or only local) one."""
+    if backend_id:
+        return get_backend(backend_id, kind)
+    default = load_settings().default_backends.get(f"{kind}_backend")
+    if default:
+        return get_backend(default, kind)
+    found = backends(kind)
+    if not found:
+        raise UnknownModelError(
+            f"no {kind} backend is installed; install one, e.g. "
+            "`pip install arthur-gen-replicate` or `pip install arthur-gen-mflux`"
+        )
+    if len(found) == 1:
+        return next(iter(found.values()))
+    ready = [b for b in found.values() if b.availability().ok]
+    local = [b for b in ready if b.is_local]
+    for group in (local, ready):
+        if len(group) == 1:
+            return group[0]
+    names = ", ".join(sorted(found))
+    raise UnknownModelError(
+        f"several {kind} backends are installed ({names}); pick one with --backend / "
+        f"backend=..., or set a default: `arthur-gen config set defaults.{kind}_backend NAME`"
+    )
+
+
+def find_model(backend: Backend, model_id: str | None) -> ModelInfo:
+    """A model of ``backend`` by id or alias (the backend's default when None)."""
+    wanted = model_id or backend.default_model
+    for model in backend.models():
+        if wanted == model.id or wanted in model.aliases:
+            return model
+    dynamic = backend.resolve_model(wanted)
+    if dynamic is not None:
+        return dynamic
+    known = ", ".join(m.id for m in backend.models())
+    raise UnknownModelError(
+        f"backend {backend.id!r} has no model {wanted!r}; its models: {known}"
+        " (`arthur-gen models` lists them with their options)"
+    )

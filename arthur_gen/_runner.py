@@ -1,0 +1,705 @@
+"""The durable runner: plan a request, record it, run it once, save its outputs.
+
+The order of writes is the money rule: the job row exists before a paid submit, the remote
+id is stored the moment it returns, an uncertain submit is reconciled with the provider
+before anything is sent again, and a second caller with the same request attaches to the
+job in flight instead of paying for another.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._atomic import temp_path_beside
+from ._backends import (
+    Backend,
+    LocalBackend,
+    LocalContext,
+    RemoteBackend,
+    RemoteContext,
+    RemoteOutput,
+    RemoteState,
+    RemoteStatus,
+)
+from ._cache import keep_blob, valid_blob
+from ._config import Settings, load_settings, resolve_key
+from ._hashing import input_digest, request_key
+from ._models import Kind, ModelInfo
+from ._money import Estimate, check_budget, estimate_request
+from ._outputs import HashingWriter, extension_for, file_digest, output_target, place_output
+from ._registry import choose_backend, find_model
+from ._requests import ImageRequest, VideoRequest, is_url, request_from_dict
+from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
+from ._secrets import Secret, redact
+from ._store import ACTIVE_STATES, JobRow, Store, get_store, new_job_id, owner_token
+from ._validate import check_request
+from .errors import (
+    ArthurGenError,
+    BackendUnavailableError,
+    DownloadError,
+    GenerationError,
+    JobCanceledError,
+    JobNotFoundError,
+    JobTimeoutError,
+    SubmitUncertainError,
+)
+
+__all__ = ["Plan", "RunOptions", "drive_job", "plan_request", "result_from_row", "run_plan"]
+
+log = logging.getLogger("arthur_gen")
+
+Request = ImageRequest | VideoRequest
+Result = GeneratedImage | GeneratedVideo
+DEFAULT_TIMEOUT_S = {Kind.IMAGE: 900.0, Kind.VIDEO: 1800.0}
+DEFAULT_MAX_DOWNLOAD = 4 * 1024**3
+_POLL_FIRST_S, _POLL_FACTOR, _POLL_MAX_S = 0.25, 1.3, 5.0
+
+_semaphores: dict[tuple[str, str], threading.BoundedSemaphore] = {}
+_semaphores_lock = threading.Lock()
+
+
+def _semaphore(backend: Backend) -> threading.BoundedSemaphore:
+    key = (backend.kind.value, backend.id)
+    with _semaphores_lock:
+        if key not in _semaphores:
+            _semaphores[key] = threading.BoundedSemaphore(max(1, backend.max_concurrency))
+        return _semaphores[key]
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """A validated request bound to a backend and model, with its estimate and keys."""
+
+    request: Request
+    backend: Backend
+    model: ModelInfo
+    estimate: Estimate
+    request_hash: str
+    cache_key: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``--dry-run`` shows: the estimate and exactly what would be sent."""
+        return {
+            "backend": self.backend.id,
+            "model": self.model.id,
+            "kind": self.model.kind.value,
+            "estimate": self.estimate.to_dict(),
+            "request": self.request.to_dict(),
+            "would_send": dict(self.backend.describe_request(self.request, self.model)),
+            "cacheable": self.cache_key is not None,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class RunOptions:
+    """How to run a plan (all optional)."""
+
+    key: str | Secret | None = attrs.field(default=None, repr=False)
+    out_dir: Path | None = None
+    timeout_s: float | None = None
+    cache: bool = True
+    allow_unknown_price: bool | None = None
+    parents: tuple[str, ...] = ()
+    on_progress: Callable[[ProgressEvent], None] | None = None
+    cancel_event: threading.Event | None = None
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD
+
+
+def plan_request(
+    kind: Kind, request: Request, backend_id: str | None, model_id: str | None
+) -> Plan:
+    """Choose backend and model, validate, estimate. Touches no file and no network."""
+    backend = choose_backend(kind, backend_id)
+    model = find_model(backend, model_id)
+    check_request(request, model)
+    backend.validate(request, model)
+    version = backend.model_version(model)
+    rhash = request_key(request, backend=backend.id, model=model.id, version=version)
+    return Plan(
+        request=request,
+        backend=backend,
+        model=model,
+        estimate=estimate_request(request, model),
+        request_hash=rhash,
+        cache_key=rhash if request.seed is not None else None,
+    )
+
+
+def _emit(opts: RunOptions, job_id: str, phase: str, **fields: Any) -> None:
+    if opts.on_progress is not None:
+        try:
+            opts.on_progress(ProgressEvent(job_id=job_id, phase=phase, **fields))
+        except Exception:  # noqa: BLE001 - a broken progress callback must not lose a job
+            log.exception("progress callback failed")
+
+
+def _check_available(backend: Backend, model: ModelInfo) -> None:
+    for availability in (backend.availability(), backend.model_availability(model)):
+        if not availability.ok:
+            fix = f" Fix: {availability.fix}" if availability.fix else ""
+            raise BackendUnavailableError(
+                f"{backend.id} cannot run {model.id} here: {availability.reason}.{fix}"
+            )
+
+
+def _key_for(backend: Backend, explicit: str | Secret | None) -> Secret | None:
+    return resolve_key(backend.key_name, backend.key_env_var, explicit, backend.key_help)
+
+
+def _lineage(request: Request, explicit: tuple[str, ...], store: Store) -> list[str]:
+    parents = list(explicit)
+    for value in request.input_files().values():
+        if is_url(value):
+            continue
+        sha = input_digest(value).removeprefix("sha256:")
+        for job_id in store.jobs_with_output(sha):
+            if job_id not in parents:
+                parents.append(job_id)
+    return parents
+
+
+def run_plan(plan: Plan, opts: RunOptions) -> Result:
+    """Run a plan durably and return its result (from the cache, a job in flight, or anew)."""
+    settings = load_settings()
+    store = get_store()
+    backend, model, request = plan.backend, plan.model, plan.request
+    _check_available(backend, model)
+    key = None if backend.is_local else _key_for(backend, opts.key)
+    if opts.cache and plan.cache_key is not None:
+        hit = _from_cache(plan, opts, settings, store)
+        if hit is not None:
+            return hit
+    parents = _lineage(request, opts.parents, store)
+    seed = request.seed
+    if seed is None and model.supports_seed:
+        seed = random.randrange(0, 2**32)
+    effective = attrs.evolve(request, seed=seed) if seed != request.seed else request
+    owner = owner_token()
+    out_dir = opts.out_dir or settings.output_dir
+    timeout = opts.timeout_s or DEFAULT_TIMEOUT_S[model.kind]
+    allow_unknown = (
+        settings.allow_unknown_price if opts.allow_unknown_price is None else opts.allow_unknown_price
+    )
+    now = time.time()
+    job_id = new_job_id()
+    with store.transaction() as db:
+        marks = ",".join("?" * len(ACTIVE_STATES))
+        cur = db.execute(
+            f"SELECT * FROM jobs WHERE request_hash = ? AND state IN ({marks}) "
+            "ORDER BY created_at LIMIT 1",
+            (plan.request_hash, *ACTIVE_STATES),
+        )
+        found = cur.fetchone()
+        existing = store.row_from(cur, found) if found else None
+        if existing is None:
+            check_budget(
+                db,
+                plan.estimate,
+                settings.budget,
+                allow_unknown_price=allow_unknown,
+                model_id=model.id,
+            )
+            store.insert(
+                db,
+                {
+                    "id": job_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "kind": model.kind.value,
+                    "backend": backend.id,
+                    "model": model.id,
+                    "prompt": request.prompt,
+                    "request": effective.to_dict(),
+                    "request_hash": plan.request_hash,
+                    "cache_key": plan.cache_key,
+                    "state": "planned",
+                    "seed": seed,
+                    "estimate_usd": plan.estimate.usd,
+                    "parents": parents,
+                    "out_dir": str(out_dir),
+                    "timeout_s": timeout,
+                    "lease_owner": owner,
+                    "lease_until": now + 30,
+                },
+            )
+    if existing is not None:
+        _emit(opts, existing.id, "attached", message="same request already in flight")
+        return attach(existing.id, backend, model, key, opts)
+    _emit(opts, job_id, "planned", message=plan.estimate.describe())
+    row = store.get(job_id)
+    assert row is not None
+    return drive_job(row, backend, model, key, opts)
+
+
+def attach(
+    job_id: str, backend: Backend, model: ModelInfo, key: Secret | None, opts: RunOptions
+) -> Result:
+    """Wait for a job another process drives; take it over if that process dies."""
+    store = get_store()
+    owner = owner_token()
+    while True:
+        row = store.get(job_id)
+        if row is None:
+            raise JobNotFoundError(f"job {job_id} vanished from the store")
+        if row.state == "saved":
+            return result_from_row(row)
+        if row.state in ("failed", "canceled"):
+            raise GenerationError(f"job {job_id} ended {row.state}: {row.error or 'no details'}")
+        if row.lease_stale():
+            claimed = store.claim(job_id, owner)
+            if claimed is not None:
+                return drive_job(claimed, backend, model, key, opts)
+        if opts.cancel_event is not None and opts.cancel_event.wait(0.2):
+            raise JobCanceledError(f"stopped waiting for job {job_id} (it keeps running)")
+        if opts.cancel_event is None:
+            time.sleep(0.2)
+
+
+def drive_job(
+    row: JobRow, backend: Backend, model: ModelInfo, key: Secret | None, opts: RunOptions
+) -> Result:
+    """Finish a job this process holds the lease for, from whatever state it is in."""
+    store = get_store()
+    owner = owner_token()
+    request = request_from_dict(row.request)
+    try:
+        with _semaphore(backend):
+            if isinstance(backend, LocalBackend):
+                row = _drive_local(row, backend, model, request, opts)
+            else:
+                assert isinstance(backend, RemoteBackend)
+                row = _drive_remote(row, backend, model, request, key, opts)
+    finally:
+        store.release(row.id, owner)
+    return result_from_row(store.get(row.id) or row)
+
+
+def _fail(store: Store, row: JobRow, state: str, error: str, **values: Any) -> None:
+    store.update(
+        row.id, state=state, error=error, finished_at=time.time(), expect_owner=owner_token(),
+        **values,
+    )
+
+
+def _workdir(row: JobRow) -> Path:
+    base = Path(row.out_dir or load_settings().output_dir)
+    work = base / ".work" / row.id
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def _drive_local(
+    row: JobRow, backend: LocalBackend, model: ModelInfo, request: Request, opts: RunOptions
+) -> JobRow:
+    store = get_store()
+    owner = owner_token()
+    started = time.time()
+    store.update(row.id, state="running", expect_owner=owner)
+    _emit(opts, row.id, "running")
+    work = _workdir(row)
+    cancel = opts.cancel_event or threading.Event()
+    last = [0.0]
+
+    def on_step(step: int, total: int) -> None:
+        _emit(opts, row.id, "step", step=step, total=total)
+        if time.monotonic() - last[0] > 5:  # keep the lease alive without a write per step
+            last[0] = time.monotonic()
+            store.update(row.id, expect_owner=owner)
+
+    ctx = LocalContext(job_id=row.id, workdir=work, cancel_event=cancel, on_step=on_step)
+    try:
+        outputs = backend.generate(request, model, ctx)
+    except (JobCanceledError, KeyboardInterrupt) as exc:
+        _fail(store, row, "canceled", "cancelled by the user")
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise
+    except ArthurGenError as exc:
+        _fail(store, row, "failed", str(exc))
+        raise
+    except Exception as exc:
+        _fail(store, row, "failed", f"{type(exc).__name__}: {exc}")
+        raise GenerationError(f"{backend.id}/{model.id} failed: {type(exc).__name__}: {exc}") from exc
+    run_s = time.time() - started
+    store.update(
+        row.id, state="completed", cost_usd=0.0, cost_source="free", expect_owner=owner,
+        timings={"run_s": run_s},
+    )
+    row = store.get(row.id) or row
+    for index, output in enumerate(outputs):
+        _save_output(row, index, output.path, output.media_type, output.seed, output.metadata)
+    shutil.rmtree(work, ignore_errors=True)
+    return _finish(row, started)
+
+
+def _finish(row: JobRow, started: float) -> JobRow:
+    store = get_store()
+    fresh = store.get(row.id) or row
+    timings = dict(fresh.timings)
+    timings["total_s"] = time.time() - fresh.created_at
+    timings.setdefault("this_run_s", time.time() - started)
+    return store.update(
+        row.id, state="saved", finished_at=time.time(), timings=timings, error=None,
+        expect_owner=owner_token(),
+    )
+
+
+def _sidecar_metadata(row: JobRow, index: int, extra: Mapping[str, Any]) -> dict[str, Any]:
+    from . import __version__
+
+    return {
+        "arthur_gen": __version__,
+        "job_id": row.id,
+        "kind": row.kind,
+        "backend": row.backend,
+        "model": row.model,
+        "request": row.request,
+        "seed": row.seed,
+        "remote_id": row.remote_id,
+        "cost_usd": row.cost_usd,
+        "cost_source": row.cost_source,
+        "estimate_usd": row.estimate_usd,
+        "timings": row.timings,
+        "parents": row.parents,
+        "created_at": row.created_at,
+        "output_index": index,
+        "backend_metadata": dict(extra),
+    }
+
+
+def _save_output(
+    row: JobRow,
+    index: int,
+    tmp: Path,
+    media_type: str | None,
+    seed: int | None,
+    extra: Mapping[str, Any],
+    sha256: str | None = None,
+) -> None:
+    ext, media = extension_for(media_type, tmp.name)
+    target = output_target(
+        Path(row.out_dir or load_settings().output_dir),
+        prompt=row.prompt,
+        model=row.model,
+        seed=seed if seed is not None else row.seed,
+        job_id=row.id,
+        index=index,
+        ext=ext,
+    )
+    final = place_output(tmp, target, _sidecar_metadata(row, index, extra))
+    digest = file_digest(final) if (sha256 is None or ext == ".png") else sha256
+    output = {"path": str(final), "sha256": digest, "size": final.stat().st_size,
+              "media_type": media, "index": index}
+    if row.cache_key is not None and row.cost_source != "cache":
+        keep_blob(final, digest)
+    get_store().add_output(row.id, output, owner_token())
+
+
+def _drive_remote(
+    row: JobRow,
+    backend: RemoteBackend,
+    model: ModelInfo,
+    request: Request,
+    key: Secret | None,
+    opts: RunOptions,
+) -> JobRow:
+    store = get_store()
+    owner = owner_token()
+    started = time.time()
+    timeout = row.timeout_s or opts.timeout_s or DEFAULT_TIMEOUT_S[model.kind]
+    deadline = time.monotonic() + timeout
+    ctx = RemoteContext(job_id=row.id, key=key, timeout_s=timeout)
+    if row.state == "planned" and row.submit_count > 0:
+        row = store.update(row.id, state="uncertain", expect_owner=owner,
+                           error="crashed during submit; reconciling with the provider")
+    if row.state == "uncertain":
+        row = _reconcile(row, backend, model, request, ctx)
+    if row.state == "planned":
+        row = _submit(row, backend, model, request, ctx, opts)
+    if row.state in ("submitted", "running"):
+        row = _wait(row, backend, model, ctx, opts, deadline)
+    if row.state == "completed":
+        _download_all(row, backend, ctx, opts, deadline)
+        return _finish(row, started)
+    return row
+
+
+def _reconcile(
+    row: JobRow, backend: RemoteBackend, model: ModelInfo, request: Request, ctx: RemoteContext
+) -> JobRow:
+    store = get_store()
+    remote_id = backend.reconcile(request, model, ctx, since=row.created_at - 120)
+    if remote_id is not None:
+        log.info("job %s: found remote job %s created by the uncertain submit", row.id, remote_id)
+        return store.update(row.id, state="submitted", remote_id=remote_id, error=None,
+                            submitted_at=time.time(), expect_owner=owner_token())
+    log.info("job %s: the provider has no job for the uncertain submit; submitting", row.id)
+    return store.update(row.id, state="planned", error=None, expect_owner=owner_token())
+
+
+def _submit(
+    row: JobRow,
+    backend: RemoteBackend,
+    model: ModelInfo,
+    request: Request,
+    ctx: RemoteContext,
+    opts: RunOptions,
+) -> JobRow:
+    store = get_store()
+    owner = owner_token()
+    # Counted before the call: a crash from here on makes the job "uncertain", never resent.
+    row = store.update(row.id, submit_count=row.submit_count + 1, expect_owner=owner)
+    try:
+        remote_id = backend.submit(request, model, ctx)
+    except (SubmitUncertainError, KeyboardInterrupt) as exc:
+        store.update(row.id, state="uncertain", expect_owner=owner,
+                     error=redact(f"submit outcome unknown: {exc}", ctx.key))
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        time.sleep(1.0)
+        row = _reconcile(store.get(row.id) or row, backend, model, request, ctx)
+        if row.state != "submitted":
+            store.update(row.id, state="uncertain", expect_owner=owner)
+            raise SubmitUncertainError(
+                f"job {row.id}: could not tell whether {backend.id} accepted the job; nothing "
+                "was resent. Run `arthur-gen resume` to reconcile it."
+            ) from None
+        return row
+    except ArthurGenError as exc:
+        _fail(store, row, "failed", redact(str(exc), ctx.key))
+        raise
+    except Exception as exc:
+        message = redact(f"{type(exc).__name__}: {exc}", ctx.key)
+        _fail(store, row, "failed", message)
+        raise GenerationError(f"{backend.id} refused the job: {message}") from None
+    _emit(opts, row.id, "submitted", message=remote_id)
+    return store.update(row.id, state="submitted", remote_id=remote_id, submitted_at=time.time(),
+                        expect_owner=owner)
+
+
+def _cancel_remote(row: JobRow, backend: RemoteBackend, ctx: RemoteContext, why: str) -> None:
+    store = get_store()
+    try:
+        if row.remote_id:
+            backend.cancel(row.remote_id, ctx)
+        note = why
+    except Exception as exc:  # noqa: BLE001 - record that the cancel itself failed
+        note = redact(f"{why}; cancelling the remote job failed: {exc}", ctx.key)
+    _fail(store, row, "canceled", note)
+
+
+def _wait(
+    row: JobRow,
+    backend: RemoteBackend,
+    model: ModelInfo,
+    ctx: RemoteContext,
+    opts: RunOptions,
+    deadline: float,
+) -> JobRow:
+    store = get_store()
+    owner = owner_token()
+    assert row.remote_id is not None
+    interval = _POLL_FIRST_S
+    cancel = opts.cancel_event or threading.Event()
+    status: RemoteStatus | None = None
+    try:
+        while True:
+            if cancel.is_set():
+                _cancel_remote(row, backend, ctx, "cancelled by the user")
+                raise JobCanceledError(f"job {row.id} was cancelled; the remote job was stopped")
+            if time.monotonic() >= deadline:
+                _cancel_remote(row, backend, ctx, f"deadline of {ctx.timeout_s:g} s passed")
+                raise JobTimeoutError(
+                    f"job {row.id} did not finish within {ctx.timeout_s:g} s; the remote job "
+                    "was cancelled so billing stops (pass timeout=... for longer jobs)"
+                )
+            try:
+                status = backend.poll(row.remote_id, model, ctx)
+            except (GenerationError, OSError) as exc:
+                if isinstance(exc, GenerationError) and not _transient(exc):
+                    raise
+                log.warning("job %s: poll failed (%s); retrying", row.id, exc)
+                status = None
+            if status is not None:
+                if status.state.terminal:
+                    break
+                state = "running" if status.state is RemoteState.RUNNING else "submitted"
+                if state != row.state:
+                    _emit(opts, row.id, state)
+                row = store.update(row.id, state=state, expect_owner=owner)
+                if status.progress is not None:
+                    _emit(opts, row.id, "step", step=int(status.progress * 100), total=100)
+            pause = status.poll_after_s if status and status.poll_after_s else interval
+            pause = min(pause, max(0.0, deadline - time.monotonic()))
+            interval = min(interval * _POLL_FACTOR, _POLL_MAX_S)
+            if cancel.wait(pause):
+                continue
+    except KeyboardInterrupt:
+        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)")
+        raise
+    return _record_terminal(row, status, model, ctx)
+
+
+def _transient(exc: GenerationError) -> bool:
+    from .errors import AuthenticationError, BillingError
+
+    return not isinstance(exc, AuthenticationError | BillingError)
+
+
+def _record_terminal(
+    row: JobRow, status: RemoteStatus, model: ModelInfo, ctx: RemoteContext
+) -> JobRow:
+    store = get_store()
+    owner = owner_token()
+    cost, source = status.cost_usd, "metrics"
+    if cost is None and status.state is RemoteState.SUCCEEDED:
+        cost, source = row.estimate_usd, "estimate"
+    metrics = dict(status.metrics)
+    metrics["remote_outputs"] = [attrs.asdict(o) for o in status.outputs]
+    submitted = row.submitted_at or row.created_at
+    timings = dict(row.timings)
+    timings["remote_s"] = time.time() - submitted
+    values: dict[str, Any] = {"metrics": metrics, "timings": timings,
+                              "cost_usd": cost, "cost_source": source if cost is not None else None}
+    if status.state is RemoteState.SUCCEEDED:
+        return store.update(row.id, state="completed", expect_owner=owner, **values)
+    error = redact(status.error or f"remote job {status.state.value}", ctx.key)
+    state = "failed" if status.state is RemoteState.FAILED else "canceled"
+    _fail(store, row, state, error, **values)
+    if state == "failed":
+        raise GenerationError(f"job {row.id} failed at {row.backend}: {error}")
+    raise JobCanceledError(f"job {row.id} was cancelled at {row.backend}: {error}")
+
+
+def _download_all(
+    row: JobRow, backend: RemoteBackend, ctx: RemoteContext, opts: RunOptions, deadline: float
+) -> None:
+    store = get_store()
+    fresh = store.get(row.id) or row
+    outputs = [RemoteOutput(**o) for o in fresh.metrics.get("remote_outputs", [])]
+    if not outputs:
+        _fail(store, fresh, "failed", "the provider reported success but returned no output")
+        raise GenerationError(f"job {row.id}: the provider returned no output")
+    done = {o.get("index") for o in fresh.outputs}
+    _emit(opts, row.id, "downloading", total=len(outputs))
+    download_started = time.time()
+    for index, output in enumerate(outputs):
+        if index in done:
+            continue
+        tmp, sha = _download_one(fresh, backend, output, ctx, opts, deadline)
+        _save_output(fresh, index, tmp, output.media_type, None, {"url": _safe_url(output.url)},
+                     sha256=sha)
+    timings = dict((store.get(row.id) or fresh).timings)
+    timings["download_s"] = time.time() - download_started
+    store.update(row.id, timings=timings, expect_owner=owner_token())
+
+
+def _safe_url(url: str) -> str:
+    return url if not url.startswith("data:") else url[:32] + "..."
+
+
+def _download_one(
+    row: JobRow,
+    backend: RemoteBackend,
+    output: RemoteOutput,
+    ctx: RemoteContext,
+    opts: RunOptions,
+    deadline: float,
+) -> tuple[Path, str]:
+    ext, _media = extension_for(output.media_type, output.name or output.url)
+    base = Path(row.out_dir or load_settings().output_dir) / ".work" / f"{row.id}{ext}"
+    last_error: Exception | None = None
+    for attempt in range(3):
+        if time.monotonic() >= deadline:
+            break
+        tmp = temp_path_beside(base)
+        try:
+            with tmp.open("wb") as fh:
+                writer = HashingWriter(fh, opts.max_download_bytes)
+                backend.download(output, writer, ctx)  # type: ignore[arg-type]
+            if output.size is not None and writer.size != output.size:
+                raise DownloadError(f"got {writer.size} bytes, expected {output.size}")
+            if output.sha256 is not None and writer.sha256 != output.sha256:
+                raise DownloadError("the downloaded file does not match its digest")
+            if writer.size == 0:
+                raise DownloadError("the downloaded file is empty")
+            return tmp.rename(tmp.with_suffix(ext)), writer.sha256
+        except (DownloadError, OSError) as exc:
+            tmp.unlink(missing_ok=True)
+            last_error = exc
+            log.warning("job %s: download attempt %d failed: %s", row.id, attempt + 1, exc)
+            time.sleep(min(0.5 * 2**attempt, max(0.0, deadline - time.monotonic())))
+        except Exception:
+            tmp.unlink(missing_ok=True)
+            raise
+    message = redact(f"could not download output of job {row.id}: {last_error}", ctx.key)
+    get_store().update(row.id, error=message, expect_owner=owner_token())
+    raise DownloadError(message + " (run `arthur-gen resume` to retry within the hour)")
+
+
+def _from_cache(plan: Plan, opts: RunOptions, settings: Settings, store: Store) -> Result | None:
+    assert plan.cache_key is not None
+    for source in store.query("cache_key = ? AND state = 'saved' AND cost_source != 'cache'",
+                              (plan.cache_key,), limit=5):
+        blobs = [valid_blob(o["sha256"]) for o in source.outputs]
+        if not source.outputs or any(b is None for b in blobs):
+            continue
+        now = time.time()
+        job_id = new_job_id()
+        out_dir = opts.out_dir or settings.output_dir
+        saved = source.cost_usd if source.cost_usd is not None else (source.estimate_usd or 0.0)
+        with store.transaction() as db:
+            store.insert(db, {
+                "id": job_id, "created_at": now, "updated_at": now, "kind": source.kind,
+                "backend": source.backend, "model": source.model, "prompt": source.prompt,
+                "request": source.request, "request_hash": plan.request_hash,
+                "cache_key": plan.cache_key, "state": "completed", "seed": source.seed,
+                "estimate_usd": plan.estimate.usd, "cost_usd": 0.0, "cost_source": "cache",
+                "saved_usd": saved, "cached_from": source.id, "parents": source.parents,
+                "out_dir": str(out_dir), "lease_owner": owner_token(), "lease_until": now + 30,
+            })
+        row = store.get(job_id)
+        assert row is not None
+        for output, blob in zip(source.outputs, blobs, strict=True):
+            assert blob is not None
+            tmp = temp_path_beside(Path(out_dir) / ".work" / f"{job_id}{Path(output['path']).suffix}")
+            shutil.copyfile(blob, tmp)
+            _save_output(row, output["index"], tmp, output["media_type"], row.seed,
+                         {"cached_from": source.id}, sha256=output["sha256"])
+        _emit(opts, job_id, "cached", message=f"from job {source.id}; saved ${saved:.4f}")
+        final = _finish(row, now)
+        store.release(job_id, owner_token())
+        return result_from_row(final)
+    return None
+
+
+def result_from_row(row: JobRow) -> Result:
+    """The result object for a saved job."""
+    request = request_from_dict(row.request)
+    cls = GeneratedVideo if row.kind == Kind.VIDEO.value else GeneratedImage
+    outputs = sorted(row.outputs, key=lambda o: o.get("index", 0))
+    return cls(
+        paths=tuple(Path(o["path"]) for o in outputs),
+        request=request,
+        seed=row.seed,
+        backend=row.backend,
+        model=row.model,
+        job_id=row.id,
+        cost_usd=row.cost_usd,
+        cost_source=row.cost_source,
+        estimate_usd=row.estimate_usd,
+        timings=row.timings,
+        parents=tuple(row.parents),
+        remote_id=row.remote_id,
+        cached=row.cost_source == "cache",
+    )
