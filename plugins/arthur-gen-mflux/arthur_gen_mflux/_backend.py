@@ -1,0 +1,539 @@
+"""The ``mflux`` image backend: FLUX, Z-Image, FLUX.2 Klein and Qwen-Image on MLX, in-process."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import importlib.util
+import math
+import platform
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+
+from arthur_gen._backends import ImageBackend, LocalBackend, LocalContext, LocalOutput, Request
+from arthur_gen._models import Availability, ModelInfo
+from arthur_gen._requests import ImageRequest, is_url
+from arthur_gen.errors import (
+    BackendUnavailableError,
+    GenerationError,
+    InvalidRequestError,
+    JobCanceledError,
+    UnknownModelError,
+)
+
+from . import _weights
+from ._catalog import (
+    CATALOG,
+    DEFAULT_MODEL,
+    DEFAULT_STRENGTH,
+    MAX_LORA_SCALE,
+    MAX_SIZE,
+    MIN_SIZE,
+    QUANTIZE_CHOICES,
+    SIZE_MULTIPLE,
+    Entry,
+    entry_for,
+    model_info,
+)
+from ._loader import Loader, LoadKey, WarmCache, cache_size_from_env, clear_mlx_cache
+
+__all__ = ["LINUX_INSTALL", "MAC_INSTALL", "MfluxBackend", "Plan", "plan_request"]
+
+MAC_INSTALL = "pip install 'mflux>=0.24,<0.25'"
+LINUX_INSTALL = (
+    "bash plugins/arthur-gen-mflux/install-linux-cpu.sh $(command -v python) "
+    "(from an arthur-gen checkout; see docs/mflux.md)"
+)
+
+
+@functools.cache
+def _installed_version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _bad(entry: Entry, field: str, value: Any, allowed: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{field}={value!r} is not accepted by mflux/{entry.id}: {allowed}", field=field
+    )
+
+
+def _round(value: float) -> int:
+    rounded = round(value / SIZE_MULTIPLE) * SIZE_MULTIPLE
+    return min(max(rounded, MIN_SIZE), MAX_SIZE)
+
+
+def _size_for_aspect(aspect: str, area: int = 1024 * 1024) -> tuple[int, int]:
+    a, b = (int(x) for x in aspect.split(":"))
+    ratio = a / b
+    width = math.sqrt(area * ratio)
+    return _round(width), _round(width / ratio)
+
+
+def _size_of_image(entry: Entry, path: str) -> tuple[int, int]:
+    """The input image's size, scaled into the model's bounds, rounded down to 16."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except OSError as exc:
+        raise _bad(entry, "image", path, f"cannot be read as an image ({exc})") from None
+    scale = min(1.0, MAX_SIZE / max(width, height))
+
+    def fit(side: int) -> int:
+        return max(MIN_SIZE, min(MAX_SIZE, int(side * scale) // SIZE_MULTIPLE * SIZE_MULTIPLE))
+
+    return fit(width), fit(height)
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """What one request becomes: the weights to load and the ``generate_image`` arguments."""
+
+    entry: Entry
+    key: LoadKey
+    generate_kwargs: Mapping[str, Any]
+    strength: float | None
+    download: bool
+
+    @property
+    def weights_repo(self) -> str | None:
+        """The Hugging Face repo the weights come from; None for a local folder."""
+        path = self.key.model_path
+        if path is None:
+            return self.entry.repo
+        return path if _weights.is_hf_repo_id(path) and not Path(path).exists() else None
+
+    @property
+    def weights_revision(self) -> str | None:
+        return self.entry.revision if self.key.model_path is None else None
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-ready parameters to re-create the image (mflux's own names where they exist)."""
+        kw = self.generate_kwargs
+        return {
+            "mflux_version": _installed_version("mflux"),
+            "mlx_version": _installed_version("mlx"),
+            "mflux_class": self.entry.family.class_path,
+            "mflux_config": self.entry.config_key,
+            "repo": self.weights_repo,
+            "revision": self.weights_revision,
+            "model_path": self.key.model_path,
+            "quantize": self.key.quantize,
+            "lora_paths": list(self.key.lora_paths),
+            "lora_scales": list(self.key.lora_scales),
+            "scheduler": kw.get("scheduler"),
+            "seed": kw.get("seed"),
+            "steps": kw.get("num_inference_steps"),
+            "guidance": kw.get("guidance"),
+            "width": kw.get("width"),
+            "height": kw.get("height"),
+            "negative_prompt": kw.get("negative_prompt"),
+            "image_path": kw.get("image_path"),
+            "image_strength": kw.get("image_strength"),
+            "strength": self.strength,
+        }
+
+
+def _model_path(entry: Entry, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(entry, "options.model_path", value, "must be a folder or an org/name repo id")
+    path = Path(value).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise _bad(
+                entry, "options.model_path", value, "must be a folder of weights, not a file"
+            )
+        return str(path.absolute())
+    if _weights.is_hf_repo_id(value):
+        return value
+    raise _bad(
+        entry,
+        "options.model_path",
+        value,
+        "no such folder (and not a Hugging Face repo id like 'org/name')",
+    )
+
+
+def _loras(entry: Entry, options: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    paths = options.get("lora_paths")
+    scales = options.get("lora_scales")
+    if paths is None:
+        if scales:
+            raise _bad(entry, "options.lora_scales", scales, "give lora_paths with it")
+        return (), ()
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list | tuple) or not all(isinstance(p, str) for p in paths):
+        raise _bad(entry, "options.lora_paths", paths, "must be a list of file paths")
+    resolved: list[str] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise _bad(
+                entry,
+                "options.lora_paths",
+                raw,
+                "no such file; give a local .safetensors LoRA (download one from Hugging "
+                "Face with `hf download ORG/NAME FILE.safetensors --local-dir DIR`)",
+            )
+        if path.suffix != ".safetensors":
+            raise _bad(entry, "options.lora_paths", raw, "must be a .safetensors file")
+        resolved.append(str(path.absolute()))
+    if scales is None:
+        scales = [1.0] * len(resolved)
+    if not isinstance(scales, list | tuple) or not all(
+        isinstance(s, int | float) and not isinstance(s, bool) for s in scales
+    ):
+        raise _bad(entry, "options.lora_scales", scales, "must be a list of numbers")
+    if len(scales) != len(resolved):
+        raise _bad(
+            entry,
+            "options.lora_scales",
+            list(scales),
+            f"give one scale per LoRA file ({len(resolved)} file(s), {len(scales)} scale(s))",
+        )
+    for scale in scales:
+        if not math.isfinite(scale) or abs(scale) > MAX_LORA_SCALE:
+            raise _bad(
+                entry,
+                "options.lora_scales",
+                list(scales),
+                f"each scale must be from -{MAX_LORA_SCALE:g} to {MAX_LORA_SCALE:g}",
+            )
+    return tuple(resolved), tuple(float(s) for s in scales)
+
+
+def _stamps(paths: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    stamps = []
+    for path in paths:
+        try:
+            st = Path(path).stat()
+        except OSError:
+            stamps.append((-1, -1))
+        else:
+            stamps.append((st.st_size, st.st_mtime_ns))
+    return tuple(stamps)
+
+
+def plan_request(entry: Entry, request: ImageRequest) -> Plan:
+    """Check ``request`` against ``entry`` and work out the mflux calls. Loads nothing.
+
+    Raises :class:`InvalidRequestError` for what the model cannot do; the declared limits in
+    :func:`model_info` are checked by the core, these are the ones a declaration cannot say.
+    """
+    options = request.options
+    quantize = options.get("quantize")
+    if quantize is not None and (isinstance(quantize, bool) or quantize not in QUANTIZE_CHOICES):
+        choices = ", ".join(str(q) for q in QUANTIZE_CHOICES)
+        raise _bad(entry, "options.quantize", quantize, f"one of {choices} (bits)")
+    model_path = _model_path(entry, options.get("model_path"))
+    lora_paths, lora_scales = _loras(entry, options)
+    download = options.get("download", False)
+    if not isinstance(download, bool):
+        raise _bad(entry, "options.download", download, "must be true or false")
+
+    if request.image is not None and is_url(request.image):
+        raise _bad(
+            entry,
+            "image",
+            request.image[:60],
+            "mflux reads a local file; download the image and pass its path",
+        )
+
+    if request.width is not None and request.height is not None:
+        width, height = request.width, request.height
+    elif request.aspect_ratio is not None:
+        width, height = _size_for_aspect(request.aspect_ratio)
+    elif request.image is not None:
+        width, height = _size_of_image(entry, request.image)
+    else:
+        width, height = 1024, 1024
+
+    steps = request.steps if request.steps is not None else entry.default_steps
+    if steps > entry.max_steps:
+        raise _bad(entry, "steps", steps, f"at most {entry.max_steps}")
+
+    if request.guidance is not None and not entry.supports_guidance:
+        raise _bad(entry, "guidance", request.guidance, "this model takes no guidance")
+    guidance = request.guidance if request.guidance is not None else entry.default_guidance
+
+    negative = request.negative_prompt
+    if negative is not None:
+        if not entry.negative_prompt:
+            raise _bad(entry, "negative_prompt", negative[:40], "this model has no negative prompt")
+        if guidance is None or guidance <= 1.0:
+            raise _bad(
+                entry,
+                "negative_prompt",
+                negative[:40],
+                f"only used with guidance above 1 (guidance is {guidance})",
+            )
+
+    strength: float | None = None
+    image_strength: float | None = None
+    if request.strength is not None and request.image is None:
+        raise _bad(entry, "strength", request.strength, "needs an input image (image=PATH)")
+    if request.image is not None:
+        strength = request.strength if request.strength is not None else DEFAULT_STRENGTH
+        # arthur-gen's strength is how much to change the image (1.0 ignores it); mflux's
+        # image_strength is how much of it to keep: the share of steps skipped.
+        image_strength = round(1.0 - strength, 6)
+        if image_strength > 0:
+            skipped = max(1, int(steps * image_strength))
+            if skipped >= steps:
+                raise _bad(
+                    entry,
+                    "strength",
+                    strength,
+                    f"with {steps} steps no denoising step would run; raise strength or steps",
+                )
+
+    kwargs: dict[str, Any] = {
+        "seed": request.seed,
+        "prompt": request.prompt,
+        "num_inference_steps": steps,
+        "width": width,
+        "height": height,
+        "scheduler": entry.scheduler,
+    }
+    if entry.supports_guidance:
+        kwargs["guidance"] = guidance
+    if request.image is not None:
+        kwargs["image_path"] = request.image
+        kwargs["image_strength"] = image_strength
+    if negative is not None:
+        kwargs["negative_prompt"] = negative
+
+    key = LoadKey(
+        model=entry.id,
+        quantize=quantize,
+        model_path=model_path,
+        lora_paths=lora_paths,
+        lora_scales=lora_scales,
+        lora_stamps=_stamps(lora_paths),
+    )
+    return Plan(entry=entry, key=key, generate_kwargs=kwargs, strength=strength, download=download)
+
+
+class MfluxBackend(LocalBackend, ImageBackend):
+    """Images from mflux (MLX) in this process, with warm models, progress and cancel.
+
+    ``loader`` is the seam for tests: a callable ``loader(entry, key) -> model``
+    (default: :func:`~arthur_gen_mflux._loader.load_mflux_model`). ``cache_size`` is how many
+    loaded models to keep (default: ``ARTHUR_GEN_MFLUX_CACHE_SIZE``, else 1).
+    """
+
+    id: ClassVar[str] = "mflux"
+    display_name: ClassVar[str] = "mflux (MLX, local)"
+    max_concurrency: ClassVar[int] = 1
+
+    def __init__(self, *, loader: Loader | None = None, cache_size: int | None = None) -> None:
+        from ._loader import load_mflux_model
+
+        self._loader: Loader = loader or load_mflux_model
+        self._real_loader = loader is None
+        self._cache = WarmCache(cache_size if cache_size is not None else cache_size_from_env)
+        self._infos = tuple(model_info(entry) for entry in CATALOG)
+
+    # -- catalog -------------------------------------------------------------------------
+
+    @property
+    def default_model(self) -> str:
+        return DEFAULT_MODEL
+
+    def models(self) -> Sequence[ModelInfo]:
+        return self._infos
+
+    def _entry(self, model: ModelInfo) -> Entry:
+        entry = entry_for(model.id)
+        if entry is None:
+            known = ", ".join(e.id for e in CATALOG)
+            raise UnknownModelError(f"mflux has no model {model.id!r}; its models: {known}")
+        return entry
+
+    # -- can it run here -----------------------------------------------------------------
+
+    def availability(self) -> Availability:
+        system, machine = sys.platform, platform.machine().lower()
+        if system == "darwin" and machine not in ("arm64", "aarch64"):
+            return Availability.no(
+                "MLX needs an Apple Silicon Mac (this Mac has an Intel CPU)",
+                "use another backend, e.g. replicate",
+            )
+        if system not in ("darwin", "linux"):
+            return Availability.no(f"MLX does not run on {system}", "use another backend")
+        fix = MAC_INSTALL if system == "darwin" else LINUX_INSTALL
+        missing = [m for m in ("mlx", "mflux") if importlib.util.find_spec(m) is None]
+        if missing:
+            return Availability.no(f"{' and '.join(missing)} not installed", fix)
+        version = _installed_version("mflux") or "?"
+        if not version.startswith("0.24."):
+            return Availability.no(f"mflux {version} is installed; this plugin needs 0.24.x", fix)
+        if system == "linux":
+            note = "runs on MLX's CPU backend here: works, but minutes per image"
+            if _installed_version("mlx-cpu") is None:
+                note = "MLX without its CPU backend (mlx-cpu) may fail to import: " + LINUX_INSTALL
+            return Availability(True, note)
+        return Availability.yes()
+
+    def model_availability(self, model: ModelInfo) -> Availability:
+        entry = self._entry(model)
+        if _weights.snapshot_dir(entry.repo, entry.revision, entry.family) is not None:
+            return Availability.yes()
+        gated = " (gated: accept the license on Hugging Face and `hf auth login`)"
+        return Availability.no(
+            f"weights of {entry.repo} not in the Hugging Face cache "
+            f"({_weights.hf_hub_cache()}); about {entry.download_gb:g} GB to download"
+            + (gated if entry.gated else ""),
+            _weights.download_command(entry.repo, entry.revision, entry.family),
+        )
+
+    def model_version(self, model: ModelInfo) -> str:
+        entry = self._entry(model)
+        return f"mflux=={_installed_version('mflux')};{entry.repo}@{entry.revision}"
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _plan(self, request: Request, model: ModelInfo) -> Plan:
+        if not isinstance(request, ImageRequest):
+            raise InvalidRequestError("mflux makes images, not videos", field="model")
+        return plan_request(self._entry(model), request)
+
+    def validate(self, request: Request, model: ModelInfo) -> None:
+        self._plan(request, model)
+
+    def describe_request(self, request: Request, model: ModelInfo) -> Mapping[str, Any]:
+        plan = self._plan(request, model)
+        return {
+            "mflux_class": plan.entry.family.class_path,
+            "model_config": f"ModelConfig.{plan.entry.config_factory}()",
+            "constructor": plan.key.constructor_kwargs(),
+            "generate_image": dict(plan.generate_kwargs),
+            "warm": self._cache.peek(plan.key) is not None,
+            "weights": self._weights_state(plan),
+        }
+
+    def _weights_state(self, plan: Plan) -> str:
+        repo = plan.weights_repo
+        if repo is None:
+            return f"local folder {plan.key.model_path}"
+        cached = _weights.snapshot_dir(repo, plan.weights_revision, plan.entry.family)
+        return f"cached at {cached}" if cached else f"not cached: {repo}"
+
+    def _ensure_weights(self, plan: Plan) -> None:
+        """Raise before mflux would reach for the network."""
+        repo = plan.weights_repo
+        if repo is None:
+            return
+        if _weights.download_allowed(plan.download) and not _weights.offline():
+            return
+        if _weights.snapshot_dir(repo, plan.weights_revision, plan.entry.family) is None:
+            gb = plan.entry.download_gb if repo == plan.entry.repo else None
+            raise _weights.missing_weights_error(plan.entry, repo, plan.weights_revision, gb=gb)
+
+    # -- running -------------------------------------------------------------------------
+
+    def _load(self, plan: Plan) -> Any:
+        try:
+            return self._loader(plan.entry, plan.key)
+        except (JobCanceledError, KeyboardInterrupt):
+            raise
+        except ImportError as exc:
+            fix = MAC_INSTALL if sys.platform == "darwin" else LINUX_INSTALL
+            raise BackendUnavailableError(
+                f"mflux cannot be imported here ({exc}); install it: {fix}"
+            ) from exc
+        except ConnectionError as exc:  # huggingface_hub's offline/network errors
+            raise BackendUnavailableError(
+                f"mflux could not fetch the weights of {plan.weights_repo} ({exc}); "
+                f"download them first: "
+                f"`{_weights.download_command(plan.weights_repo or '', None, plan.entry.family)}`"
+            ) from exc
+        except Exception as exc:
+            raise GenerationError(
+                f"mflux could not load {plan.entry.id} "
+                f"(quantize={plan.key.quantize}, model_path={plan.key.model_path}, "
+                f"loras={list(plan.key.lora_paths)}): {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def generate(
+        self, request: Request, model: ModelInfo, ctx: LocalContext
+    ) -> Sequence[LocalOutput]:
+        plan = self._plan(request, model)
+        if plan.generate_kwargs["seed"] is None:
+            raise InvalidRequestError("mflux needs a seed (the core sets one)", field="seed")
+        ctx.check_cancelled()
+        if self._cache.peek(plan.key) is None:
+            self._ensure_weights(plan)
+        slot, loaded = self._cache.get(plan.key, lambda: self._load(plan))
+        ctx.check_cancelled()
+        started = time.perf_counter()
+        try:
+            with slot.lock:
+                slot.bridge.attach(ctx)
+                try:
+                    result = slot.model.generate_image(**plan.generate_kwargs)
+                finally:
+                    slot.bridge.attach(None)
+                    slot.uses += 1
+        except (JobCanceledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if type(exc).__name__ == "StopImageGenerationException":
+                raise JobCanceledError(f"job {ctx.job_id} was stopped: {exc}") from exc
+            raise GenerationError(
+                f"mflux failed to generate with {plan.entry.id}: {type(exc).__name__}: {exc}"
+            ) from exc
+        finally:
+            if self._cache.peek(plan.key) is None:  # cache size 0: free it now
+                del slot
+                clear_mlx_cache()
+        generate_s = time.perf_counter() - started
+        path = self._save(result, plan, ctx)
+        metadata = plan.metadata()
+        metadata["warm"] = not loaded
+        metadata["generate_s"] = round(generate_s, 3)
+        return [
+            LocalOutput(
+                path=path,
+                seed=plan.generate_kwargs["seed"],
+                media_type="image/png",
+                metadata=metadata,
+            )
+        ]
+
+    def _save(self, result: Any, plan: Plan, ctx: LocalContext) -> Path:
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        path = ctx.workdir / f"mflux-{plan.entry.id}-{plan.generate_kwargs['seed']}.png"
+        try:
+            # mflux's own save embeds its metadata too (readable by `mflux-info`)
+            result.save(path=str(path), overwrite=True)
+        except Exception as exc:
+            image = getattr(result, "image", None)
+            if image is None:
+                raise GenerationError(f"mflux could not save the image: {exc}") from exc
+            image.save(path, format="PNG")
+        if not path.is_file():
+            raise GenerationError(f"mflux reported success but wrote no image at {path}")
+        return path
+
+    # -- memory --------------------------------------------------------------------------
+
+    def warm_models(self) -> list[LoadKey]:
+        """The loaded models, least recently used first."""
+        return self._cache.keys()
+
+    def release(self) -> None:
+        """Drop every warm model and return MLX's cached memory."""
+        self._cache.clear()

@@ -1,0 +1,383 @@
+"""The models this plugin offers, as data: arthur-gen ids mapped to mflux 0.24's classes,
+configs, Hugging Face repos and defaults.
+
+Everything the plugin needs to know about mflux lives here, so the contract tests can walk
+the same tables and check each name against the installed mflux (a renamed class, config or
+argument fails a test instead of a user's run). Nothing here imports mflux.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from arthur_gen._models import Capability, Kind, ModelInfo, OptionSpec, Price
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "CATALOG",
+    "DEFAULT_MODEL",
+    "FAMILIES",
+    "MAX_LORA_SCALE",
+    "MAX_SIZE",
+    "MIN_SIZE",
+    "QUANTIZE_CHOICES",
+    "SIZE_MULTIPLE",
+    "Entry",
+    "Family",
+    "entry_for",
+    "model_info",
+]
+
+QUANTIZE_CHOICES = (3, 4, 5, 6, 8)  # mflux.cli.defaults.defaults.QUANTIZE_CHOICES
+SIZE_MULTIPLE = 16  # mflux.cli.defaults.defaults.DIMENSION_STEP_PIXELS; Config rounds down to it
+MIN_SIZE = 256
+MAX_SIZE = 2048
+MAX_LORA_SCALE = 10.0
+ASPECT_RATIOS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9", "9:21")
+DEFAULT_STRENGTH = 0.6  # arthur-gen strength; mflux's own default image_strength is 0.4 (= 1 - 0.6)
+
+
+@attrs.frozen(kw_only=True)
+class Family:
+    """One mflux model class and the arguments its ``generate_image`` takes."""
+
+    name: str
+    module: str
+    class_name: str
+    # the weight definition mflux loads this family with (its download patterns)
+    weights_module: str
+    weights_class: str
+    # subfolders of the repo that must hold *.safetensors (from get_download_patterns())
+    weight_dirs: tuple[str, ...]
+    # subfolders the tokenizers load from (TokenizerLoader, same repo)
+    tokenizer_dirs: tuple[str, ...]
+    # what mflux fetches: the weight definition's download patterns plus its tokenizers'
+    download_patterns: tuple[str, ...]
+    # whether generate_image has a negative_prompt parameter at all
+    has_negative_prompt_arg: bool
+
+    @property
+    def class_path(self) -> str:
+        return f"{self.module}.{self.class_name}"
+
+
+def _weight_patterns(*dirs: str) -> tuple[str, ...]:
+    return tuple(f"{d}/*.{ext}" for d in dirs for ext in ("safetensors", "json"))
+
+
+FLUX1 = Family(
+    name="flux1",
+    module="mflux.models.flux.variants.txt2img.flux",
+    class_name="Flux1",
+    weights_module="mflux.models.flux.weights.flux_weight_definition",
+    weights_class="FluxWeightDefinition",
+    weight_dirs=("text_encoder", "text_encoder_2", "transformer", "vae"),
+    tokenizer_dirs=("tokenizer", "tokenizer_2"),
+    download_patterns=(
+        *_weight_patterns("text_encoder", "text_encoder_2", "transformer", "vae"),
+        "tokenizer/**",
+        "tokenizer_2/**",
+    ),
+    has_negative_prompt_arg=True,  # accepted and ignored: FLUX.1 has no negative branch
+)
+Z_IMAGE = Family(
+    name="z_image",
+    module="mflux.models.z_image.variants.z_image",
+    class_name="ZImage",
+    weights_module="mflux.models.z_image.weights.z_image_weight_definition",
+    weights_class="ZImageWeightDefinition",
+    weight_dirs=("text_encoder", "transformer", "vae"),
+    tokenizer_dirs=("tokenizer",),
+    download_patterns=(
+        *_weight_patterns("text_encoder", "transformer", "vae"),
+        "tokenizer/*",
+    ),
+    has_negative_prompt_arg=True,  # used only by CFG models with guidance > 1
+)
+FLUX2 = Family(
+    name="flux2",
+    module="mflux.models.flux2.variants.txt2img.flux2_klein",
+    class_name="Flux2Klein",
+    weights_module="mflux.models.flux2.weights.flux2_weight_definition",
+    weights_class="Flux2KleinWeightDefinition",
+    weight_dirs=("text_encoder", "transformer", "vae"),
+    tokenizer_dirs=("tokenizer",),
+    download_patterns=(
+        *_weight_patterns("text_encoder", "transformer", "vae"),
+        "tokenizer/**",
+        "added_tokens.json",
+        "chat_template.jinja",
+    ),
+    has_negative_prompt_arg=False,
+)
+QWEN = Family(
+    name="qwen",
+    module="mflux.models.qwen.variants.txt2img.qwen_image",
+    class_name="QwenImage",
+    weights_module="mflux.models.qwen.weights.qwen_weight_definition",
+    weights_class="QwenWeightDefinition",
+    weight_dirs=("text_encoder", "transformer", "vae"),
+    tokenizer_dirs=("tokenizer",),
+    download_patterns=(
+        *_weight_patterns("text_encoder", "transformer", "vae"),
+        "tokenizer/**",
+        "added_tokens.json",
+        "chat_template.jinja",
+    ),
+    has_negative_prompt_arg=True,
+)
+FAMILIES = (FLUX1, Z_IMAGE, FLUX2, QWEN)
+
+
+@attrs.frozen(kw_only=True)
+class Entry:
+    """One model: an arthur-gen id, the mflux config that builds it, and its limits."""
+
+    id: str
+    aliases: tuple[str, ...]
+    title: str
+    family: Family
+    config_key: str  # key of mflux's AVAILABLE_MODELS (also the name mflux's metadata uses)
+    config_factory: str  # ModelConfig.<factory>() returns that config
+    repo: str  # Hugging Face repo the weights come from (ModelConfig.model_name)
+    revision: str | None  # the commit mflux pins (ModelRevisions.PINNED), None if unpinned
+    download_gb: float  # approximate size of the unquantized download
+    gated: bool = False  # the repo asks users to accept a license and log in
+    license: str = ""
+    default_steps: int
+    max_steps: int = 100
+    default_guidance: float | None = None  # None: the model takes no guidance
+    negative_prompt: bool = False
+    scheduler: str  # the scheduler passed to generate_image (mflux's default for this model)
+    notes: str = ""
+
+    @property
+    def supports_guidance(self) -> bool:
+        return self.default_guidance is not None
+
+
+CATALOG: tuple[Entry, ...] = (
+    Entry(
+        id="schnell",
+        aliases=("flux-schnell", "flux1-schnell", "flux.1-schnell"),
+        title="FLUX.1 [schnell]: fast 12B text-to-image, 1-4 steps",
+        family=FLUX1,
+        config_key="schnell",
+        config_factory="schnell",
+        repo="black-forest-labs/FLUX.1-schnell",
+        revision="741f7c3ce8b383c54771c7003378a50191e9efe9",
+        download_gb=33.7,
+        license="Apache-2.0",
+        default_steps=4,
+        max_steps=50,
+        scheduler="linear",
+    ),
+    Entry(
+        id="dev",
+        aliases=("flux-dev", "flux1-dev", "flux.1-dev"),
+        title="FLUX.1 [dev]: 12B guidance-distilled text-to-image",
+        family=FLUX1,
+        config_key="dev",
+        config_factory="dev",
+        repo="black-forest-labs/FLUX.1-dev",
+        revision="3de623fc3c33e44ffbe2bad470d0f45bccf2eb21",
+        download_gb=33.7,
+        gated=True,
+        license="FLUX.1 [dev] non-commercial",
+        default_steps=25,
+        default_guidance=3.5,
+        scheduler="linear",
+    ),
+    Entry(
+        id="krea-dev",
+        aliases=("flux-krea-dev", "krea", "dev-krea"),
+        title="FLUX.1 Krea [dev]: FLUX.1 dev tuned for photographic aesthetics",
+        family=FLUX1,
+        config_key="krea-dev",
+        config_factory="krea_dev",
+        repo="black-forest-labs/FLUX.1-Krea-dev",
+        revision="8162a9c7b05a641be098422bf2fcf335615c2f28",
+        download_gb=33.7,
+        gated=True,
+        license="FLUX.1 [dev] non-commercial",
+        default_steps=25,
+        default_guidance=4.5,
+        scheduler="linear",
+        notes="guidance 4.5 is Krea's recommendation (mflux's CLI uses 3.5)",
+    ),
+    Entry(
+        id="z-image-turbo",
+        aliases=("zimage-turbo", "z-turbo"),
+        title="Z-Image Turbo: 6B distilled text-to-image, 8-9 steps",
+        family=Z_IMAGE,
+        config_key="z-image-turbo",
+        config_factory="z_image_turbo",
+        repo="Tongyi-MAI/Z-Image-Turbo",
+        revision="f332072aa78be7aecdf3ee76d5c247082da564a6",
+        download_gb=20.5,
+        license="Apache-2.0",
+        default_steps=9,
+        max_steps=50,
+        scheduler="linear",
+    ),
+    Entry(
+        id="z-image",
+        aliases=("zimage",),
+        title="Z-Image: 6B base text-to-image with CFG and negative prompts",
+        family=Z_IMAGE,
+        config_key="z-image",
+        config_factory="z_image",
+        repo="Tongyi-MAI/Z-Image",
+        revision="04cc4abb7c5069926f75c9bfde9ef43d49423021",
+        download_gb=20.5,
+        license="Apache-2.0",
+        default_steps=50,
+        max_steps=150,
+        default_guidance=4.0,
+        negative_prompt=True,
+        scheduler="flow_match_euler_discrete",
+    ),
+    Entry(
+        id="flux2-klein-4b",
+        aliases=("klein-4b", "flux2-klein"),
+        title="FLUX.2 [klein] 4B: small distilled text-to-image, 4 steps",
+        family=FLUX2,
+        config_key="flux2-klein-4b",
+        config_factory="flux2_klein_4b",
+        repo="black-forest-labs/FLUX.2-klein-4B",
+        revision="e7b7dc27f91deacad38e78976d1f2b499d76a294",
+        download_gb=16.0,
+        license="Apache-2.0",
+        default_steps=4,
+        max_steps=50,
+        scheduler="flow_match_euler_discrete",
+        notes="distilled: guidance is fixed at 1.0 and there is no negative prompt",
+    ),
+    Entry(
+        id="flux2-klein-9b",
+        aliases=("klein-9b",),
+        title="FLUX.2 [klein] 9B: distilled text-to-image, 4 steps",
+        family=FLUX2,
+        config_key="flux2-klein-9b",
+        config_factory="flux2_klein_9b",
+        repo="black-forest-labs/FLUX.2-klein-9B",
+        revision="92196c8e11f7b6cf2b7493e037d8c5345c559216",
+        download_gb=34.5,
+        gated=True,
+        license="FLUX non-commercial",
+        default_steps=4,
+        max_steps=50,
+        scheduler="flow_match_euler_discrete",
+        notes="distilled: guidance is fixed at 1.0 and there is no negative prompt",
+    ),
+    Entry(
+        id="qwen-image",
+        aliases=("qwen", "qwen-image-2512"),
+        title="Qwen-Image 2512: 20B text-to-image, strong at text in images",
+        family=QWEN,
+        config_key="qwen-image",
+        config_factory="qwen_image",
+        repo="Qwen/Qwen-Image-2512",
+        revision="25468b98e3276ca6700de15c6628e51b7de54a26",
+        download_gb=57.7,
+        license="Apache-2.0",
+        default_steps=20,
+        default_guidance=4.0,
+        negative_prompt=True,
+        scheduler="linear",
+    ),
+)
+
+DEFAULT_MODEL = "schnell"
+
+_BY_NAME: Mapping[str, Entry] = {
+    name: entry for entry in CATALOG for name in (entry.id, *entry.aliases)
+}
+
+
+def entry_for(model_id: str) -> Entry | None:
+    """The catalog entry for an id or alias."""
+    return _BY_NAME.get(model_id)
+
+
+def _options(entry: Entry) -> tuple[OptionSpec, ...]:
+    return (
+        OptionSpec(
+            name="quantize",
+            type=int,
+            choices=QUANTIZE_CHOICES,
+            help="quantize the weights to this many bits when loading (8 halves memory, "
+            "4 quarters it); default: full precision",
+        ),
+        OptionSpec(
+            name="model_path",
+            type=str,
+            help="load the weights from this local folder (e.g. one written by mflux-save) "
+            f"or Hugging Face repo instead of {entry.repo}",
+        ),
+        OptionSpec(
+            name="lora_paths",
+            type=list,
+            items=str,
+            help="LoRA .safetensors files to apply, in order",
+        ),
+        OptionSpec(
+            name="lora_scales",
+            type=list,
+            items=float,
+            help=f"one scale per LoRA file (default 1.0 each), from -{MAX_LORA_SCALE:g} "
+            f"to {MAX_LORA_SCALE:g}",
+        ),
+        OptionSpec(
+            name="download",
+            type=bool,
+            default=False,
+            help=f"let mflux download missing weights (~{entry.download_gb:g} GB) from "
+            "Hugging Face; off by default, so a missing model is an error that says how to "
+            "fetch it (also: ARTHUR_GEN_MFLUX_DOWNLOAD=1)",
+        ),
+    )
+
+
+def model_info(entry: Entry) -> ModelInfo:
+    """The arthur-gen description of one catalog entry (no weights, no network)."""
+    notes = f" ({entry.notes})" if entry.notes else ""
+    # typed as Any: mypy's attrs plugin cannot solve ModelInfo's generic frozenset converter
+    capabilities: Any = (Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_IMAGE)
+    return ModelInfo(
+        id=entry.id,
+        kind=Kind.IMAGE,
+        capabilities=capabilities,
+        price=Price.free(),
+        description=f"{entry.title}; ~{entry.download_gb:g} GB download{notes}",
+        aliases=entry.aliases,
+        supports_size=True,
+        default_width=1024,
+        default_height=1024,
+        min_size=MIN_SIZE,
+        max_size=MAX_SIZE,
+        size_multiple=SIZE_MULTIPLE,
+        aspect_ratios=ASPECT_RATIOS,
+        supports_seed=True,
+        supports_negative_prompt=entry.negative_prompt,
+        supports_steps=True,
+        default_steps=entry.default_steps,
+        max_steps=entry.max_steps,
+        supports_guidance=entry.supports_guidance,
+        default_guidance=entry.default_guidance,
+        supports_strength=True,
+        options=_options(entry),
+        extra={
+            "mflux_class": entry.family.class_path,
+            "mflux_config": entry.config_key,
+            "repo": entry.repo,
+            "revision": entry.revision,
+            "download_gb": entry.download_gb,
+            "gated": entry.gated,
+            "license": entry.license,
+            "scheduler": entry.scheduler,
+        },
+    )
