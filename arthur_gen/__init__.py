@@ -7,64 +7,136 @@
 
 from __future__ import annotations
 
-from ._api import (
-    agenerate_image,
-    agenerate_video,
-    estimate,
-    gather,
-    generate_image,
-    generate_video,
-    get_backend,
-    get_job,
-    history,
-    list_backends,
-    list_models,
-    plan,
-    result_of,
-    resume,
-)
-from ._backends import (
-    Backend,
-    ImageBackend,
-    LocalBackend,
-    LocalContext,
-    LocalOutput,
-    RemoteBackend,
-    RemoteContext,
-    RemoteOutput,
-    RemoteState,
-    RemoteStatus,
-    VideoBackend,
-)
-from ._config import cache_dir, config_path, data_dir
-from ._models import Availability, Capability, Kind, ModelInfo, OptionSpec, Price, PriceBasis
-from ._money import Estimate
-from ._plugins import PluginWarning, get_plugins, load_plugins
-from ._requests import ImageRequest, VideoRequest
-from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
-from ._runner import Plan
-from ._secrets import Secret
-from ._store import JobRow
-from .errors import (
-    ArthurGenError,
-    AuthenticationError,
-    BackendUnavailableError,
-    BillingError,
-    BudgetExceededError,
-    ConfigError,
-    DownloadError,
-    GenerationError,
-    InvalidRequestError,
-    JobCanceledError,
-    JobNotFoundError,
-    JobTimeoutError,
-    NeedsKeyError,
-    PluginError,
-    SubmitUncertainError,
-    UnknownModelError,
-    UnknownPriceError,
-)
-from .hookspecs import hookimpl
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._api import (
+        agenerate_image,
+        agenerate_video,
+        estimate,
+        gather,
+        generate_image,
+        generate_video,
+        get_backend,
+        get_job,
+        history,
+        list_backends,
+        list_models,
+        plan,
+        result_of,
+        resume,
+    )
+    from ._backends import (
+        Backend,
+        ImageBackend,
+        LocalBackend,
+        LocalContext,
+        LocalOutput,
+        RemoteBackend,
+        RemoteContext,
+        RemoteOutput,
+        RemoteState,
+        RemoteStatus,
+        VideoBackend,
+    )
+    from ._config import cache_dir, config_path, data_dir
+    from ._models import Availability, Capability, Kind, ModelInfo, OptionSpec, Price, PriceBasis
+    from ._money import Estimate
+    from ._plugins import PluginWarning, get_plugins, load_plugins
+    from ._requests import ImageRequest, VideoRequest
+    from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
+    from ._runner import Plan
+    from ._secrets import Secret
+    from ._store import JobRow
+    from .errors import (
+        ArthurGenError,
+        AuthenticationError,
+        BackendUnavailableError,
+        BillingError,
+        BudgetExceededError,
+        ConfigError,
+        DownloadError,
+        GenerationError,
+        InvalidRequestError,
+        JobCanceledError,
+        JobNotFoundError,
+        JobTimeoutError,
+        NeedsKeyError,
+        PluginError,
+        SubmitUncertainError,
+        UnknownModelError,
+        UnknownPriceError,
+    )
+    from .hookspecs import hookimpl
+
+_LAZY = {
+    "ArthurGenError": ".errors",
+    "AuthenticationError": ".errors",
+    "Availability": "._models",
+    "Backend": "._backends",
+    "BackendUnavailableError": ".errors",
+    "BillingError": ".errors",
+    "BudgetExceededError": ".errors",
+    "Capability": "._models",
+    "ConfigError": ".errors",
+    "DownloadError": ".errors",
+    "Estimate": "._money",
+    "GeneratedImage": "._results",
+    "GeneratedVideo": "._results",
+    "GenerationError": ".errors",
+    "ImageBackend": "._backends",
+    "ImageRequest": "._requests",
+    "InvalidRequestError": ".errors",
+    "JobCanceledError": ".errors",
+    "JobNotFoundError": ".errors",
+    "JobRow": "._store",
+    "JobTimeoutError": ".errors",
+    "Kind": "._models",
+    "LocalBackend": "._backends",
+    "LocalContext": "._backends",
+    "LocalOutput": "._backends",
+    "ModelInfo": "._models",
+    "NeedsKeyError": ".errors",
+    "OptionSpec": "._models",
+    "Plan": "._runner",
+    "PluginError": ".errors",
+    "PluginWarning": "._plugins",
+    "Price": "._models",
+    "PriceBasis": "._models",
+    "ProgressEvent": "._results",
+    "RemoteBackend": "._backends",
+    "RemoteContext": "._backends",
+    "RemoteOutput": "._backends",
+    "RemoteState": "._backends",
+    "RemoteStatus": "._backends",
+    "Secret": "._secrets",
+    "SubmitUncertainError": ".errors",
+    "UnknownModelError": ".errors",
+    "UnknownPriceError": ".errors",
+    "VideoBackend": "._backends",
+    "VideoRequest": "._requests",
+    "agenerate_image": "._api",
+    "agenerate_video": "._api",
+    "cache_dir": "._config",
+    "config_path": "._config",
+    "data_dir": "._config",
+    "estimate": "._api",
+    "gather": "._api",
+    "generate_image": "._api",
+    "generate_video": "._api",
+    "get_backend": "._api",
+    "get_job": "._api",
+    "get_plugins": "._plugins",
+    "history": "._api",
+    "hookimpl": ".hookspecs",
+    "list_backends": "._api",
+    "list_models": "._api",
+    "load_plugins": "._plugins",
+    "plan": "._api",
+    "result_of": "._api",
+    "resume": "._api",
+}
 
 __version__ = "0.1.0"
 
@@ -137,11 +209,21 @@ __all__ = [
     "resume",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type) and _obj.__module__.startswith("arthur_gen."):
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use, so ``import arthur_gen`` stays fast (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'arthur_gen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    if isinstance(value, type) and value.__module__.startswith("arthur_gen."):
         try:
-            _obj.__module__ = "arthur_gen"
+            value.__module__ = "arthur_gen"
         except (AttributeError, TypeError):  # pragma: no cover
             pass
-del _name, _obj
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

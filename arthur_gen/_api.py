@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._backends import Backend
 from ._models import Kind, ModelInfo
-from ._money import Estimate
-from ._registry import backends, find_model, get_backend as _get_backend, plugin_of
-from ._requests import ImageRequest, VideoRequest
-from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
-from ._runner import Plan, RunOptions, drive_job, plan_request, result_from_row, run_plan
-from ._secrets import Secret
-from ._store import JobRow, get_store, owner_token
+from ._registry import backends, find_model, plugin_of
+from ._registry import get_backend as _get_backend
 from .errors import ArthurGenError, InvalidRequestError, JobNotFoundError
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    from ._money import Estimate
+    from ._requests import ImageRequest, VideoRequest
+    from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
+    from ._runner import Plan
+    from ._secrets import Secret
+    from ._store import JobRow
 
 __all__ = [
     "agenerate_image",
@@ -39,7 +42,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Result = GeneratedImage | GeneratedVideo
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
@@ -51,8 +53,12 @@ def _kind(value: str | Kind) -> Kind:
         raise InvalidRequestError(f"kind={value!r} is not valid: 'image' or 'video'") from None
 
 
-def _build_request(kind: Kind, prompt: str | ImageRequest | VideoRequest, fields: dict[str, Any]):  # type: ignore[no-untyped-def]
-    cls = ImageRequest if kind is Kind.IMAGE else VideoRequest
+def _build_request(
+    kind: Kind, prompt: str | ImageRequest | VideoRequest, fields: dict[str, Any]
+) -> ImageRequest | VideoRequest:
+    from ._requests import ImageRequest, VideoRequest
+
+    cls: type[ImageRequest] | type[VideoRequest] = ImageRequest if kind is Kind.IMAGE else VideoRequest
     if isinstance(prompt, ImageRequest | VideoRequest):
         if not isinstance(prompt, cls):
             raise InvalidRequestError(f"expected a {cls.__name__}, got {type(prompt).__name__}")
@@ -65,7 +71,7 @@ def _build_request(kind: Kind, prompt: str | ImageRequest | VideoRequest, fields
 
 
 def _parents_of(*inputs: Any) -> tuple[str, ...]:
-    return tuple(getattr(i, "job_id") for i in inputs if isinstance(getattr(i, "job_id", None), str))
+    return tuple(i.job_id for i in inputs if isinstance(getattr(i, "job_id", None), str))
 
 
 def plan(
@@ -77,6 +83,8 @@ def plan(
     **fields: Any,
 ) -> Plan:
     """Validate and price a request without running it (what ``--dry-run`` shows)."""
+    from ._runner import plan_request
+
     k = _kind(kind)
     return plan_request(k, _build_request(k, prompt, fields), backend, model)
 
@@ -100,7 +108,9 @@ def _run(
     model: str | None,
     fields: dict[str, Any],
     run: dict[str, Any],
-) -> Result:
+) -> GeneratedImage | GeneratedVideo:
+    from ._runner import RunOptions, plan_request, run_plan
+
     parents = _parents_of(fields.get("image"), fields.get("first_frame"), fields.get("last_frame"))
     request = _build_request(kind, prompt, fields)
     the_plan = plan_request(kind, request, backend, model)
@@ -142,12 +152,28 @@ def generate_image(
     cancel_event: threading.Event | None = None,
 ) -> GeneratedImage:
     """Generate an image. Returns once the file is on disk; see :class:`GeneratedImage`."""
-    fields = dict(negative_prompt=negative_prompt, width=width, height=height,
-                  aspect_ratio=aspect_ratio, seed=seed, steps=steps, guidance=guidance,
-                  image=image, strength=strength, options=options)
-    run = dict(key=key, out_dir=out_dir, timeout=timeout, cache=cache,
-               allow_unknown_price=allow_unknown_price, parents=parents,
-               on_progress=on_progress, cancel_event=cancel_event)
+    fields = dict(
+        negative_prompt=negative_prompt,
+        width=width,
+        height=height,
+        aspect_ratio=aspect_ratio,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
+        image=image,
+        strength=strength,
+        options=options,
+    )
+    run = dict(
+        key=key,
+        out_dir=out_dir,
+        timeout=timeout,
+        cache=cache,
+        allow_unknown_price=allow_unknown_price,
+        parents=parents,
+        on_progress=on_progress,
+        cancel_event=cancel_event,
+    )
     result = _run(Kind.IMAGE, prompt, backend, model, fields, run)
     assert isinstance(result, GeneratedImage)
     return result
@@ -182,19 +208,40 @@ def generate_video(
     cancel_event: threading.Event | None = None,
 ) -> GeneratedVideo:
     """Generate a video (text-to-video, or image-to-video with ``first_frame``)."""
-    fields = dict(negative_prompt=negative_prompt, width=width, height=height,
-                  aspect_ratio=aspect_ratio, resolution=resolution, duration=duration, fps=fps,
-                  seed=seed, steps=steps, guidance=guidance, first_frame=first_frame,
-                  last_frame=last_frame, strength=strength, options=options)
-    run = dict(key=key, out_dir=out_dir, timeout=timeout, cache=cache,
-               allow_unknown_price=allow_unknown_price, parents=parents,
-               on_progress=on_progress, cancel_event=cancel_event)
+    fields = dict(
+        negative_prompt=negative_prompt,
+        width=width,
+        height=height,
+        aspect_ratio=aspect_ratio,
+        resolution=resolution,
+        duration=duration,
+        fps=fps,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
+        first_frame=first_frame,
+        last_frame=last_frame,
+        strength=strength,
+        options=options,
+    )
+    run = dict(
+        key=key,
+        out_dir=out_dir,
+        timeout=timeout,
+        cache=cache,
+        allow_unknown_price=allow_unknown_price,
+        parents=parents,
+        on_progress=on_progress,
+        cancel_event=cancel_event,
+    )
     result = _run(Kind.VIDEO, prompt, backend, model, fields, run)
     assert isinstance(result, GeneratedVideo)
     return result
 
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    import concurrent.futures
+
     global _executor
     with _executor_lock:
         if _executor is None:
@@ -206,6 +253,8 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 
 async def _in_thread(fn: Callable[..., T], **kwargs: Any) -> T:
     """Run a blocking verb in the worker pool; cancelling the task cancels the job."""
+    import asyncio
+
     cancel = kwargs.get("cancel_event") or threading.Event()
     kwargs["cancel_event"] = cancel
     loop = asyncio.get_running_loop()
@@ -227,13 +276,13 @@ async def agenerate_video(prompt: str | VideoRequest, **kwargs: Any) -> Generate
     return await _in_thread(generate_video, prompt=prompt, **kwargs)
 
 
-def gather(
-    calls: Iterable[Callable[[], T]], *, max_concurrency: int = 16
-) -> list[T | BaseException]:
+def gather(calls: Iterable[Callable[[], T]], *, max_concurrency: int = 16) -> list[T | BaseException]:
     """Run several generations at once from sync code (bounded); errors are returned in place.
 
     ``arthur_gen.gather([lambda: generate_video(p) for p in prompts])``
     """
+    import concurrent.futures
+
     items = list(calls)
     results: list[T | BaseException] = [None] * len(items)  # type: ignore[list-item]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
@@ -242,7 +291,7 @@ def gather(
             index = futures[future]
             try:
                 results[index] = future.result()
-            except BaseException as exc:  # noqa: BLE001 - returned to the caller in place
+            except BaseException as exc:
                 results[index] = exc
     return results
 
@@ -274,12 +323,10 @@ def get_backend(backend_id: str, kind: str | Kind = Kind.IMAGE) -> Backend:
     return _get_backend(backend_id, _kind(kind))
 
 
-def list_models(
-    kind: str | Kind | None = None, backend: str | None = None
-) -> list[tuple[str, ModelInfo]]:
+def list_models(kind: str | Kind | None = None, backend: str | None = None) -> list[tuple[str, ModelInfo]]:
     """(backend id, model) pairs; describing a model loads no weights."""
     kinds = [_kind(kind)] if kind else [Kind.IMAGE, Kind.VIDEO]
-    pairs = []
+    pairs: list[tuple[str, ModelInfo]] = []
     for k in kinds:
         for bid, b in sorted(backends(k).items()):
             if backend is None or backend == bid:
@@ -289,6 +336,8 @@ def list_models(
 
 def get_job(job: str) -> JobRow:
     """A job by id (or unique id prefix)."""
+    from ._store import get_store
+
     found = get_store().find(job)
     if len(found) == 1 or (found and found[0].id == job):
         return found[0]
@@ -309,9 +358,11 @@ def history(
     until: float | None = None,
 ) -> list[JobRow]:
     """Jobs, newest first, filtered."""
-    where, params = ["1"], []
-    for column, value in (("backend", backend), ("model", model), ("kind", kind),
-                          ("state", state)):
+    from ._store import get_store
+
+    where: list[str] = ["1"]
+    params: list[Any] = []
+    for column, value in (("backend", backend), ("model", model), ("kind", kind), ("state", state)):
         if value:
             where.append(f"{column} = ?")
             params.append(value)
@@ -332,11 +383,14 @@ def resume(
     *,
     key: str | Secret | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
-) -> list[tuple[str, Result | ArthurGenError]]:
+) -> list[tuple[str, GeneratedImage | GeneratedVideo | ArthurGenError]]:
     """Finish every unfinished job no live process is driving; never submits a paid job twice."""
+    from ._runner import RunOptions, _key_for, drive_job
+    from ._store import get_store, owner_token
+
     store = get_store()
     owner = owner_token()
-    outcomes: list[tuple[str, Result | ArthurGenError]] = []
+    outcomes: list[tuple[str, GeneratedImage | GeneratedVideo | ArthurGenError]] = []
     for row in store.active_jobs():
         if not row.lease_stale():
             continue
@@ -346,8 +400,6 @@ def resume(
         try:
             b = _get_backend(row.backend, _kind(row.kind))
             m = find_model(b, row.model)
-            from ._runner import _key_for
-
             secret = None if b.is_local else _key_for(b, key)
             opts = RunOptions(key=secret, on_progress=on_progress)
             outcomes.append((row.id, drive_job(claimed, b, m, secret, opts)))
@@ -357,10 +409,11 @@ def resume(
     return outcomes
 
 
-def result_of(job: str) -> Result:
+def result_of(job: str) -> GeneratedImage | GeneratedVideo:
     """The result object of a saved job."""
     row = get_job(job)
     if row.state != "saved":
         raise JobNotFoundError(f"job {row.id} is {row.state}, not saved")
-    return result_from_row(row)
+    from ._runner import result_from_row
 
+    return result_from_row(row)

@@ -9,14 +9,16 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypeAlias
 
 import attrs
 
 from ._models import Availability, Kind, ModelInfo
-from ._requests import ImageRequest, VideoRequest
-from ._secrets import Secret
 from .errors import JobCanceledError
+
+if TYPE_CHECKING:
+    from ._requests import ImageRequest, VideoRequest
+    from ._secrets import Secret
 
 __all__ = [
     "Backend",
@@ -32,7 +34,7 @@ __all__ = [
     "VideoBackend",
 ]
 
-Request = ImageRequest | VideoRequest
+Request: TypeAlias = "ImageRequest | VideoRequest"
 ProgressFn = Callable[[int, int], None]
 
 
@@ -144,9 +146,7 @@ class LocalBackend(Backend):
     is_local: ClassVar[bool] = True
 
     @abstractmethod
-    def generate(
-        self, request: Request, model: ModelInfo, ctx: LocalContext
-    ) -> Sequence[LocalOutput]:
+    def generate(self, request: Request, model: ModelInfo, ctx: LocalContext) -> Sequence[LocalOutput]:
         """Run the model; call ``ctx.progress`` per step and ``ctx.check_cancelled`` often."""
 
     def release(self) -> None:
@@ -227,9 +227,7 @@ class RemoteBackend(Backend):
     def download(self, output: RemoteOutput, dest: BinaryIO, ctx: RemoteContext) -> None:
         """Stream one output into ``dest`` (constant memory; the core hashes and caps it)."""
 
-    def reconcile(
-        self, request: Request, model: ModelInfo, ctx: RemoteContext, since: float
-    ) -> str | None:
+    def reconcile(self, request: Request, model: ModelInfo, ctx: RemoteContext, since: float) -> str | None:
         """After an uncertain submit: the remote id of a job created for this request since
         ``since`` (Unix time), or None if the provider has none. Default: cannot tell."""
         from .errors import SubmitUncertainError

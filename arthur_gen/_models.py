@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -106,7 +107,7 @@ class OptionSpec:
 
     name: str
     type: type = attrs.field(validator=attrs.validators.in_((bool, int, float, str, list)))
-    items: type | None = None  # for list options: the type of each item
+    items: builtins.type | None = None  # for list options: the type of each item
     default: Any = None
     choices: tuple[Any, ...] = ()
     min: float | None = None
@@ -123,6 +124,10 @@ class OptionSpec:
         return f"{self.name} ({self.type.__name__}{allowed}, default {self.default!r})"
 
 
+def _capabilities(values: Iterable[Capability]) -> frozenset[Capability]:
+    return frozenset(Capability(v) for v in values)
+
+
 @attrs.frozen(kw_only=True)
 class ModelInfo:
     """One entry of a backend's catalog. Describing a model loads no weights and calls no API.
@@ -134,7 +139,7 @@ class ModelInfo:
 
     id: str
     kind: Kind
-    capabilities: frozenset[Capability] = attrs.field(converter=frozenset)
+    capabilities: frozenset[Capability] = attrs.field(converter=_capabilities)
     price: Price
     description: str = ""
     aliases: tuple[str, ...] = ()

@@ -56,9 +56,7 @@ def estimate_request(request: Request, model: ModelInfo) -> Estimate:
         return Estimate(usd=None, basis=PriceBasis.UNKNOWN, detail=f"unknown price for {model.id}")
     if basis is PriceBasis.PER_IMAGE:
         count = _output_count(request, model)
-        return Estimate(
-            usd=price.usd * count, basis=basis, detail=f"{count} image(s) x ${price.usd:g}"
-        )
+        return Estimate(usd=price.usd * count, basis=basis, detail=f"{count} image(s) x ${price.usd:g}")
     if basis is PriceBasis.PER_VIDEO:
         return Estimate(usd=price.usd, basis=basis, detail=f"1 video x ${price.usd:g}")
     if basis is PriceBasis.PER_OUTPUT_SECOND:

@@ -70,7 +70,7 @@ def _load_entry_points() -> None:
             pm.register(module, name=name)
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"plugin {name!r} ({dist}) is invalid: {exc}") from exc
-        except Exception as exc:  # noqa: BLE001 - any plugin failure must not break the host
+        except Exception as exc:
             if pm.get_plugin(name) is not None:
                 pm.unregister(name=name)
             warnings.warn(

@@ -33,9 +33,7 @@ def is_url(value: str) -> bool:
 
 
 def _fail(field: str, value: object, allowed: str) -> InvalidRequestError:
-    return InvalidRequestError(
-        f"{field}={value!r} is not valid: {allowed}", field=field
-    )
+    return InvalidRequestError(f"{field}={value!r} is not valid: {allowed}", field=field)
 
 
 def _int_field(name: str, lo: int, hi: int) -> Any:
@@ -147,12 +145,8 @@ class _Request:
     aspect_ratio: str | None = attrs.field(default=None, validator=_aspect)
     seed: int | None = attrs.field(default=None, validator=_int_field("seed", 0, _MAX_SEED))
     steps: int | None = attrs.field(default=None, validator=_int_field("steps", 1, 1000))
-    guidance: float | None = attrs.field(
-        default=None, validator=_float_field("guidance", 0.0, 100.0)
-    )
-    strength: float | None = attrs.field(
-        default=None, validator=_float_field("strength", 0.0, 1.0)
-    )
+    guidance: float | None = attrs.field(default=None, validator=_float_field("guidance", 0.0, 100.0))
+    strength: float | None = attrs.field(default=None, validator=_float_field("strength", 0.0, 1.0))
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_to_options, hash=False)
 
     def __attrs_post_init__(self) -> None:
@@ -227,6 +221,7 @@ def request_from_dict(data: Mapping[str, Any]) -> ImageRequest | VideoRequest:
             field=unknown[0],
         )
     try:
-        return cls(**fields)
+        request: ImageRequest | VideoRequest = cls(**fields)
+        return request
     except TypeError as exc:  # pragma: no cover - attrs raises this only for missing prompt
         raise InvalidRequestError(str(exc)) from None

@@ -114,9 +114,7 @@ class RunOptions:
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD
 
 
-def plan_request(
-    kind: Kind, request: Request, backend_id: str | None, model_id: str | None
-) -> Plan:
+def plan_request(kind: Kind, request: Request, backend_id: str | None, model_id: str | None) -> Plan:
     """Choose backend and model, validate, estimate. Touches no file and no network."""
     backend = choose_backend(kind, backend_id)
     model = find_model(backend, model_id)
@@ -138,7 +136,7 @@ def _emit(opts: RunOptions, job_id: str, phase: str, **fields: Any) -> None:
     if opts.on_progress is not None:
         try:
             opts.on_progress(ProgressEvent(job_id=job_id, phase=phase, **fields))
-        except Exception:  # noqa: BLE001 - a broken progress callback must not lose a job
+        except Exception:
             log.exception("progress callback failed")
 
 
@@ -194,8 +192,7 @@ def run_plan(plan: Plan, opts: RunOptions) -> Result:
     with store.transaction() as db:
         marks = ",".join("?" * len(ACTIVE_STATES))
         cur = db.execute(
-            f"SELECT * FROM jobs WHERE request_hash = ? AND state IN ({marks}) "
-            "ORDER BY created_at LIMIT 1",
+            f"SELECT * FROM jobs WHERE request_hash = ? AND state IN ({marks}) ORDER BY created_at LIMIT 1",
             (plan.request_hash, *ACTIVE_STATES),
         )
         found = cur.fetchone()
@@ -240,9 +237,7 @@ def run_plan(plan: Plan, opts: RunOptions) -> Result:
     return drive_job(row, backend, model, key, opts)
 
 
-def attach(
-    job_id: str, backend: Backend, model: ModelInfo, key: Secret | None, opts: RunOptions
-) -> Result:
+def attach(job_id: str, backend: Backend, model: ModelInfo, key: Secret | None, opts: RunOptions) -> Result:
     """Wait for a job another process drives; take it over if that process dies."""
     store = get_store()
     owner = owner_token()
@@ -285,7 +280,11 @@ def drive_job(
 
 def _fail(store: Store, row: JobRow, state: str, error: str, **values: Any) -> None:
     store.update(
-        row.id, state=state, error=error, finished_at=time.time(), expect_owner=owner_token(),
+        row.id,
+        state=state,
+        error=error,
+        finished_at=time.time(),
+        expect_owner=owner_token(),
         **values,
     )
 
@@ -332,7 +331,11 @@ def _drive_local(
         raise GenerationError(f"{backend.id}/{model.id} failed: {type(exc).__name__}: {exc}") from exc
     run_s = time.time() - started
     store.update(
-        row.id, state="completed", cost_usd=0.0, cost_source="free", expect_owner=owner,
+        row.id,
+        state="completed",
+        cost_usd=0.0,
+        cost_source="free",
+        expect_owner=owner,
         timings={"run_s": run_s},
     )
     row = store.get(row.id) or row
@@ -349,7 +352,11 @@ def _finish(row: JobRow, started: float) -> JobRow:
     timings["total_s"] = time.time() - fresh.created_at
     timings.setdefault("this_run_s", time.time() - started)
     return store.update(
-        row.id, state="saved", finished_at=time.time(), timings=timings, error=None,
+        row.id,
+        state="saved",
+        finished_at=time.time(),
+        timings=timings,
+        error=None,
         expect_owner=owner_token(),
     )
 
@@ -398,8 +405,13 @@ def _save_output(
     )
     final = place_output(tmp, target, _sidecar_metadata(row, index, extra))
     digest = file_digest(final) if (sha256 is None or ext == ".png") else sha256
-    output = {"path": str(final), "sha256": digest, "size": final.stat().st_size,
-              "media_type": media, "index": index}
+    output = {
+        "path": str(final),
+        "sha256": digest,
+        "size": final.stat().st_size,
+        "media_type": media,
+        "index": index,
+    }
     if row.cache_key is not None and row.cost_source != "cache":
         keep_blob(final, digest)
     get_store().add_output(row.id, output, owner_token())
@@ -420,8 +432,12 @@ def _drive_remote(
     deadline = time.monotonic() + timeout
     ctx = RemoteContext(job_id=row.id, key=key, timeout_s=timeout)
     if row.state == "planned" and row.submit_count > 0:
-        row = store.update(row.id, state="uncertain", expect_owner=owner,
-                           error="crashed during submit; reconciling with the provider")
+        row = store.update(
+            row.id,
+            state="uncertain",
+            expect_owner=owner,
+            error="crashed during submit; reconciling with the provider",
+        )
     if row.state == "uncertain":
         row = _reconcile(row, backend, model, request, ctx)
     if row.state == "planned":
@@ -441,8 +457,14 @@ def _reconcile(
     remote_id = backend.reconcile(request, model, ctx, since=row.created_at - 120)
     if remote_id is not None:
         log.info("job %s: found remote job %s created by the uncertain submit", row.id, remote_id)
-        return store.update(row.id, state="submitted", remote_id=remote_id, error=None,
-                            submitted_at=time.time(), expect_owner=owner_token())
+        return store.update(
+            row.id,
+            state="submitted",
+            remote_id=remote_id,
+            error=None,
+            submitted_at=time.time(),
+            expect_owner=owner_token(),
+        )
     log.info("job %s: the provider has no job for the uncertain submit; submitting", row.id)
     return store.update(row.id, state="planned", error=None, expect_owner=owner_token())
 
@@ -462,8 +484,12 @@ def _submit(
     try:
         remote_id = backend.submit(request, model, ctx)
     except (SubmitUncertainError, KeyboardInterrupt) as exc:
-        store.update(row.id, state="uncertain", expect_owner=owner,
-                     error=redact(f"submit outcome unknown: {exc}", ctx.key))
+        store.update(
+            row.id,
+            state="uncertain",
+            expect_owner=owner,
+            error=redact(f"submit outcome unknown: {exc}", ctx.key),
+        )
         if isinstance(exc, KeyboardInterrupt):
             raise
         time.sleep(1.0)
@@ -483,8 +509,9 @@ def _submit(
         _fail(store, row, "failed", message)
         raise GenerationError(f"{backend.id} refused the job: {message}") from None
     _emit(opts, row.id, "submitted", message=remote_id)
-    return store.update(row.id, state="submitted", remote_id=remote_id, submitted_at=time.time(),
-                        expect_owner=owner)
+    return store.update(
+        row.id, state="submitted", remote_id=remote_id, submitted_at=time.time(), expect_owner=owner
+    )
 
 
 def _cancel_remote(row: JobRow, backend: RemoteBackend, ctx: RemoteContext, why: str) -> None:
@@ -493,7 +520,7 @@ def _cancel_remote(row: JobRow, backend: RemoteBackend, ctx: RemoteContext, why:
         if row.remote_id:
             backend.cancel(row.remote_id, ctx)
         note = why
-    except Exception as exc:  # noqa: BLE001 - record that the cancel itself failed
+    except Exception as exc:
         note = redact(f"{why}; cancelling the remote job failed: {exc}", ctx.key)
     _fail(store, row, "canceled", note)
 
@@ -556,9 +583,7 @@ def _transient(exc: GenerationError) -> bool:
     return not isinstance(exc, AuthenticationError | BillingError)
 
 
-def _record_terminal(
-    row: JobRow, status: RemoteStatus, model: ModelInfo, ctx: RemoteContext
-) -> JobRow:
+def _record_terminal(row: JobRow, status: RemoteStatus, model: ModelInfo, ctx: RemoteContext) -> JobRow:
     store = get_store()
     owner = owner_token()
     cost, source = status.cost_usd, "metrics"
@@ -569,8 +594,12 @@ def _record_terminal(
     submitted = row.submitted_at or row.created_at
     timings = dict(row.timings)
     timings["remote_s"] = time.time() - submitted
-    values: dict[str, Any] = {"metrics": metrics, "timings": timings,
-                              "cost_usd": cost, "cost_source": source if cost is not None else None}
+    values: dict[str, Any] = {
+        "metrics": metrics,
+        "timings": timings,
+        "cost_usd": cost,
+        "cost_source": source if cost is not None else None,
+    }
     if status.state is RemoteState.SUCCEEDED:
         return store.update(row.id, state="completed", expect_owner=owner, **values)
     error = redact(status.error or f"remote job {status.state.value}", ctx.key)
@@ -597,8 +626,7 @@ def _download_all(
         if index in done:
             continue
         tmp, sha = _download_one(fresh, backend, output, ctx, opts, deadline)
-        _save_output(fresh, index, tmp, output.media_type, None, {"url": _safe_url(output.url)},
-                     sha256=sha)
+        _save_output(fresh, index, tmp, output.media_type, None, {"url": _safe_url(output.url)}, sha256=sha)
     timings = dict((store.get(row.id) or fresh).timings)
     timings["download_s"] = time.time() - download_started
     store.update(row.id, timings=timings, expect_owner=owner_token())
@@ -649,8 +677,9 @@ def _download_one(
 
 def _from_cache(plan: Plan, opts: RunOptions, settings: Settings, store: Store) -> Result | None:
     assert plan.cache_key is not None
-    for source in store.query("cache_key = ? AND state = 'saved' AND cost_source != 'cache'",
-                              (plan.cache_key,), limit=5):
+    for source in store.query(
+        "cache_key = ? AND state = 'saved' AND cost_source != 'cache'", (plan.cache_key,), limit=5
+    ):
         blobs = [valid_blob(o["sha256"]) for o in source.outputs]
         if not source.outputs or any(b is None for b in blobs):
             continue
@@ -659,23 +688,47 @@ def _from_cache(plan: Plan, opts: RunOptions, settings: Settings, store: Store) 
         out_dir = opts.out_dir or settings.output_dir
         saved = source.cost_usd if source.cost_usd is not None else (source.estimate_usd or 0.0)
         with store.transaction() as db:
-            store.insert(db, {
-                "id": job_id, "created_at": now, "updated_at": now, "kind": source.kind,
-                "backend": source.backend, "model": source.model, "prompt": source.prompt,
-                "request": source.request, "request_hash": plan.request_hash,
-                "cache_key": plan.cache_key, "state": "completed", "seed": source.seed,
-                "estimate_usd": plan.estimate.usd, "cost_usd": 0.0, "cost_source": "cache",
-                "saved_usd": saved, "cached_from": source.id, "parents": source.parents,
-                "out_dir": str(out_dir), "lease_owner": owner_token(), "lease_until": now + 30,
-            })
+            store.insert(
+                db,
+                {
+                    "id": job_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "kind": source.kind,
+                    "backend": source.backend,
+                    "model": source.model,
+                    "prompt": source.prompt,
+                    "request": source.request,
+                    "request_hash": plan.request_hash,
+                    "cache_key": plan.cache_key,
+                    "state": "completed",
+                    "seed": source.seed,
+                    "estimate_usd": plan.estimate.usd,
+                    "cost_usd": 0.0,
+                    "cost_source": "cache",
+                    "saved_usd": saved,
+                    "cached_from": source.id,
+                    "parents": source.parents,
+                    "out_dir": str(out_dir),
+                    "lease_owner": owner_token(),
+                    "lease_until": now + 30,
+                },
+            )
         row = store.get(job_id)
         assert row is not None
         for output, blob in zip(source.outputs, blobs, strict=True):
             assert blob is not None
             tmp = temp_path_beside(Path(out_dir) / ".work" / f"{job_id}{Path(output['path']).suffix}")
             shutil.copyfile(blob, tmp)
-            _save_output(row, output["index"], tmp, output["media_type"], row.seed,
-                         {"cached_from": source.id}, sha256=output["sha256"])
+            _save_output(
+                row,
+                output["index"],
+                tmp,
+                output["media_type"],
+                row.seed,
+                {"cached_from": source.id},
+                sha256=output["sha256"],
+            )
         _emit(opts, job_id, "cached", message=f"from job {source.id}; saved ${saved:.4f}")
         final = _finish(row, now)
         store.release(job_id, owner_token())

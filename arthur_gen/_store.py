@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -82,7 +81,7 @@ def new_job_id() -> str:
     return f"{int(time.time() * 1000):012x}{uuid.uuid4().hex[:10]}"
 
 
-_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+_OWNER = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def owner_token() -> str:
@@ -92,7 +91,7 @@ def owner_token() -> str:
 
 def _refresh_owner() -> str:  # after fork
     global _OWNER
-    _OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    _OWNER = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     return _OWNER
 
 
@@ -101,7 +100,7 @@ def _owner_alive(owner: str | None) -> bool:
         return False
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname():
+    if host != os.uname().nodename:
         return True  # cannot tell; rely on the lease expiry
     if owner == owner_token():
         return True
@@ -245,8 +244,14 @@ class Store:
         )
         return [_row(cur, v) for v in cur.fetchall()]
 
-    def query(self, sql_where: str = "1", params: Sequence[Any] = (), *, limit: int | None = None,
-              order: str = "created_at DESC") -> list[JobRow]:
+    def query(
+        self,
+        sql_where: str = "1",
+        params: Sequence[Any] = (),
+        *,
+        limit: int | None = None,
+        order: str = "created_at DESC",
+    ) -> list[JobRow]:
         sql = f"SELECT * FROM jobs WHERE {sql_where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -265,9 +270,9 @@ class Store:
         return self._db().execute(sql, tuple(params)).fetchall()
 
     def jobs_with_output(self, sha256: str) -> list[str]:
-        rows = self._db().execute(
-            "SELECT DISTINCT job_id FROM outputs WHERE sha256 = ?", (sha256,)
-        ).fetchall()
+        rows = (
+            self._db().execute("SELECT DISTINCT job_id FROM outputs WHERE sha256 = ?", (sha256,)).fetchall()
+        )
         return [r[0] for r in rows]
 
     # writes
@@ -289,8 +294,9 @@ class Store:
         assert row is not None
         return row
 
-    def _update(self, db: sqlite3.Connection, job_id: str, *, expect_owner: str | None = None,
-                **values: Any) -> None:
+    def _update(
+        self, db: sqlite3.Connection, job_id: str, *, expect_owner: str | None = None, **values: Any
+    ) -> None:
         data = dict(values)
         for name in _JSON_FIELDS:
             if name in data and not isinstance(data[name], str):
@@ -332,8 +338,7 @@ class Store:
     def release(self, job_id: str, owner: str) -> None:
         with self._write() as db:
             db.execute(
-                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL "
-                "WHERE id = ? AND lease_owner = ?",
+                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
                 (job_id, owner),
             )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._models import Capability, Kind, ModelInfo, OptionSpec
+from ._models import Capability, ModelInfo, OptionSpec
 from ._requests import ImageRequest, VideoRequest
 from .errors import InvalidRequestError
 
@@ -14,9 +14,7 @@ Request = ImageRequest | VideoRequest
 
 
 def _bad(model: ModelInfo, field: str, value: Any, allowed: str) -> InvalidRequestError:
-    return InvalidRequestError(
-        f"{field}={value!r} is not accepted by {model.id}: {allowed}", field=field
-    )
+    return InvalidRequestError(f"{field}={value!r} is not accepted by {model.id}: {allowed}", field=field)
 
 
 def _choices(values: tuple[Any, ...]) -> str:
@@ -84,9 +82,7 @@ def _check_geometry(request: Request, model: ModelInfo) -> None:
             raise _bad(model, "width", request.width, f"it takes no width/height; {alternatives}")
         for name, value in (("width", request.width), ("height", request.height)):
             if not model.min_size <= value <= model.max_size:
-                raise _bad(
-                    model, name, value, f"must be from {model.min_size} to {model.max_size}"
-                )
+                raise _bad(model, name, value, f"must be from {model.min_size} to {model.max_size}")
             if value % model.size_multiple:
                 lower = value - value % model.size_multiple
                 raise _bad(
@@ -127,9 +123,7 @@ def _check_sampling(request: Request, model: ModelInfo) -> None:
 
 def _check_timing(request: VideoRequest, model: ModelInfo) -> None:
     if request.duration is not None:
-        allowed = model.durations or (
-            (model.default_duration,) if model.default_duration is not None else ()
-        )
+        allowed = model.durations or ((model.default_duration,) if model.default_duration is not None else ())
         if request.duration not in allowed:
             text = _choices(allowed) + " seconds" if allowed else "its length is fixed"
             raise _bad(model, "duration", request.duration, text)

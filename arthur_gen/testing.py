@@ -67,9 +67,7 @@ def png_bytes(width: int, height: int, seed: int = 0) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
 class FakeImageBackend(LocalBackend, ImageBackend):
@@ -77,8 +75,14 @@ class FakeImageBackend(LocalBackend, ImageBackend):
 
     id: ClassVar[str] = "fake-image"
 
-    def __init__(self, *, step_s: float = 0.0, load_s: float = 0.0, fail: str | None = None,
-                 backend_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        step_s: float = 0.0,
+        load_s: float = 0.0,
+        fail: str | None = None,
+        backend_id: str | None = None,
+    ) -> None:
         if backend_id:
             self.id = backend_id  # type: ignore[misc]
         self.step_s = step_s
@@ -115,8 +119,7 @@ class FakeImageBackend(LocalBackend, ImageBackend):
                 default_guidance=3.5,
                 supports_negative_prompt=True,
                 supports_strength=True,
-                options=(OptionSpec(name="style", type=str, default="flat",
-                                    choices=("flat", "noisy")),),
+                options=(OptionSpec(name="style", type=str, default="flat", choices=("flat", "noisy")),),
             ),
         )
 
@@ -166,9 +169,15 @@ class FakeProvider:
 
     def create(self, request: dict[str, Any]) -> str:
         job_id = uuid.uuid4().hex[:16]
-        record = {"id": job_id, "created": time.time(), "request": request,
-                  "canceled": False, "fail": self.fail_jobs,
-                  "latency": self.latency_s, "queue": self.queue_s}
+        record = {
+            "id": job_id,
+            "created": time.time(),
+            "request": request,
+            "canceled": False,
+            "fail": self.fail_jobs,
+            "latency": self.latency_s,
+            "queue": self.queue_s,
+        }
         path = self.root / "jobs" / f"{job_id}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
@@ -195,8 +204,9 @@ class FakeVideoBackend(RemoteBackend, VideoBackend):
 
     id: ClassVar[str] = "fake-video"
 
-    def __init__(self, provider: FakeProvider, *, backend_id: str | None = None,
-                 price_usd: float = 0.5) -> None:
+    def __init__(
+        self, provider: FakeProvider, *, backend_id: str | None = None, price_usd: float = 0.5
+    ) -> None:
         if backend_id:
             self.id = backend_id  # type: ignore[misc]
         self.provider = provider
@@ -234,8 +244,7 @@ class FakeVideoBackend(RemoteBackend, VideoBackend):
             raise SubmitUncertainError("connection reset while creating the job")
         return job_id
 
-    def reconcile(self, request: Request, model: ModelInfo, ctx: RemoteContext,
-                  since: float) -> str | None:
+    def reconcile(self, request: Request, model: ModelInfo, ctx: RemoteContext, since: float) -> str | None:
         wanted = _fake_input(request)
         for job in sorted(self.provider.all_jobs(), key=lambda j: j["created"]):
             if job["created"] >= since and job["request"] == wanted:
@@ -251,15 +260,16 @@ class FakeVideoBackend(RemoteBackend, VideoBackend):
         if age < job["queue"]:
             return RemoteStatus(state=RemoteState.QUEUED)
         if age < job["queue"] + job["latency"]:
-            return RemoteStatus(state=RemoteState.RUNNING,
-                                progress=(age - job["queue"]) / max(job["latency"], 1e-9))
+            return RemoteStatus(
+                state=RemoteState.RUNNING, progress=(age - job["queue"]) / max(job["latency"], 1e-9)
+            )
         if job["fail"]:
-            return RemoteStatus(state=RemoteState.FAILED, error="the fake model failed",
-                                cost_usd=0.0)
+            return RemoteStatus(state=RemoteState.FAILED, error="the fake model failed", cost_usd=0.0)
         return RemoteStatus(
             state=RemoteState.SUCCEEDED,
-            outputs=(RemoteOutput(url=f"fake://{remote_id}/out.mp4", name="out.mp4",
-                                  media_type="video/mp4"),),
+            outputs=(
+                RemoteOutput(url=f"fake://{remote_id}/out.mp4", name="out.mp4", media_type="video/mp4"),
+            ),
             metrics={"predict_time": job["latency"]},
             cost_usd=self.price_usd,
         )
@@ -322,7 +332,7 @@ class _EnvPlugin(FakePlugin):
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def backends(self) -> tuple[Backend, ...]:
         root = os.environ.get("ARTHUR_GEN_FAKE_PROVIDER")
         if not root:
@@ -412,6 +422,6 @@ class BackendConformance:
         backend = self._backend()
         with registered(FakePlugin(backend)):
             verb = generate_image if backend.kind is Kind.IMAGE else generate_video
-            result = verb(self.sample_prompt, backend=backend.id, out_dir=tmp_path)  # type: ignore[operator]
+            result = verb(self.sample_prompt, backend=backend.id, out_dir=tmp_path)
         assert result.path.exists() and result.path.stat().st_size > 0
         assert result.sidecars[0].exists()

@@ -1,0 +1,610 @@
+"""The ``arthur-gen`` command line. argparse keeps start-up fast; heavy work is imported late."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+EXIT_ERROR, EXIT_USAGE, EXIT_MONEY, EXIT_INTERRUPT = 1, 2, 3, 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _option_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    from .errors import InvalidRequestError
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InvalidRequestError(
+                f"--option {pair!r} must look like NAME=VALUE (e.g. -o prompt_optimizer=false)"
+            )
+        options[name.strip()] = _option_value(value)
+    return options
+
+
+class _Progress:
+    """A one-line progress display on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, event: Any) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        if event.phase == "step" and event.total:
+            width = 30
+            filled = int(width * event.step / event.total)
+            bar = "#" * filled + "-" * (width - filled)
+            text = f"[{bar}] {event.step}/{event.total}"
+        else:
+            text = f"{event.phase} {event.message}".strip()
+        sys.stderr.write(f"\r\x1b[2K{event.job_id[-8:]} {text} ({elapsed:.0f}s)")
+        sys.stderr.flush()
+        if event.phase in ("saved", "cached", "failed", "canceled", "downloading"):
+            sys.stderr.write("\n")
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
+def _size(text: str | None) -> tuple[int | None, int | None]:
+    from .errors import InvalidRequestError
+
+    if not text:
+        return None, None
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        raise InvalidRequestError(f"--size {text!r} must look like 1024x768")
+    return int(w), int(h)
+
+
+def _generate(args: argparse.Namespace, kind: str) -> int:
+    import arthur_gen as ag
+
+    width, height = _size(args.size)
+    fields: dict[str, Any] = dict(
+        negative_prompt=args.negative_prompt,
+        width=width,
+        height=height,
+        aspect_ratio=args.aspect_ratio,
+        steps=args.steps,
+        guidance=args.guidance,
+        strength=args.strength,
+        options=_parse_options(args.option) or None,
+    )
+    if kind == "image":
+        fields["image"] = args.image
+    else:
+        fields.update(
+            duration=args.duration,
+            fps=args.fps,
+            resolution=args.resolution,
+            first_frame=args.first_frame,
+            last_frame=args.last_frame,
+        )
+    seeds = args.seed or [None]
+    if args.dry_run:
+        plans = [
+            ag.plan(kind, args.prompt, backend=args.backend, model=args.model, seed=s, **fields).to_dict()
+            for s in seeds
+        ]
+        if args.json:
+            _print_json(plans if len(plans) > 1 else plans[0])
+        else:
+            for p in plans:
+                print(f"backend:  {p['backend']}\nmodel:    {p['model']}")
+                print(
+                    f"estimate: {p['estimate']['detail']}"
+                    + (f" = ${p['estimate']['usd']:.4f}" if p["estimate"]["usd"] is not None else "")
+                )
+                print("would send:")
+                print(json.dumps(p["would_send"] or p["request"], indent=2, default=str))
+            print("(dry run: nothing was sent, nothing was written)")
+        return 0
+    verb = ag.generate_image if kind == "image" else ag.generate_video
+    progress = _Progress(not args.json)
+    results = []
+    try:
+        for seed in seeds:
+            result = verb(
+                args.prompt,
+                backend=args.backend,
+                model=args.model,
+                seed=seed,
+                out_dir=args.out,
+                timeout=args.timeout,
+                cache=not args.no_cache,
+                allow_unknown_price=args.allow_unknown_price or None,
+                on_progress=progress,
+                **fields,
+            )
+            results.append(result)
+            progress.done()
+            if not args.json:
+                for path in result.paths:
+                    print(path)
+                print(result.caption(), file=sys.stderr)
+    finally:
+        progress.done()
+    if args.json:
+        payload = [r.to_dict() for r in results]
+        _print_json(payload if len(payload) > 1 else payload[0])
+    return 0
+
+
+def _cmd_image(args: argparse.Namespace) -> int:
+    return _generate(args, "image")
+
+
+def _cmd_video(args: argparse.Namespace) -> int:
+    return _generate(args, "video")
+
+
+def _cmd_backends(args: argparse.Namespace) -> int:
+    import arthur_gen as ag
+
+    rows = ag.list_backends(args.kind)
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("No backends installed. Try: pip install arthur-gen-replicate arthur-gen-mflux")
+        return 0
+    print(
+        _table(
+            [
+                (
+                    r["id"],
+                    r["kind"],
+                    "local" if r["local"] else "remote",
+                    r["models"],
+                    "yes" if r["available"] else f"no: {r['reason']}",
+                )
+                for r in rows
+            ],
+            ["backend", "kind", "where", "models", "available"],
+        )
+    )
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    import arthur_gen as ag
+
+    pairs = ag.list_models(args.kind, args.backend)
+    if args.json:
+        _print_json([{"backend": b, **m.to_dict()} for b, m in pairs])
+        return 0
+    print(
+        _table(
+            [
+                (
+                    b,
+                    m.id,
+                    m.kind.value,
+                    ",".join(sorted(c.value for c in m.capabilities)),
+                    m.price.describe(),
+                )
+                for b, m in pairs
+            ],
+            ["backend", "model", "kind", "capabilities", "price"],
+        )
+    )
+    if args.options:
+        for b, m in pairs:
+            if m.options:
+                print(f"\n{b} {m.id}:")
+                for o in m.options:
+                    print(f"  {o.describe()}" + (f": {o.help}" if o.help else ""))
+    return 0
+
+
+def _job_summary(row: Any) -> dict[str, Any]:
+    return {
+        "job_id": row.id,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at)),
+        "kind": row.kind,
+        "backend": row.backend,
+        "model": row.model,
+        "state": row.state,
+        "cost_usd": row.cost_usd,
+        "prompt": row.prompt,
+        "paths": [o["path"] for o in row.outputs],
+    }
+
+
+def _parse_when(text: str | None) -> float | None:
+    from .errors import InvalidRequestError
+
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"):
+        try:
+            return time.mktime(time.strptime(text, fmt))
+        except ValueError:
+            continue
+    raise InvalidRequestError(f"date {text!r} must look like 2026-11-25 or 2026-11-25T14:30")
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    import arthur_gen as ag
+
+    rows = ag.history(
+        limit=args.limit,
+        backend=args.backend,
+        model=args.model,
+        kind=args.kind,
+        text=args.text,
+        state=args.state,
+        since=_parse_when(args.since),
+        until=_parse_when(args.until),
+    )
+    if args.json:
+        _print_json([_job_summary(r) for r in rows])
+        return 0
+    print(
+        _table(
+            [
+                (
+                    r.id,
+                    time.strftime("%m-%d %H:%M", time.localtime(r.created_at)),
+                    r.backend,
+                    r.model,
+                    r.state,
+                    "?" if r.cost_usd is None else f"${r.cost_usd:.4f}",
+                    r.prompt[:40],
+                )
+                for r in rows
+            ],
+            ["job", "when", "backend", "model", "state", "cost", "prompt"],
+        )
+    )
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import arthur_gen as ag
+
+    row = ag.get_job(args.job)
+    data = row.to_dict()
+    if args.json:
+        _print_json(data)
+    else:
+        for key, value in data.items():
+            if value not in (None, [], {}):
+                text = json.dumps(value, default=str) if isinstance(value, dict | list) else value
+                print(f"{key:>14}: {text}")
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    import arthur_gen as ag
+
+    outcomes = ag.resume(on_progress=_Progress(not args.json))
+    failed = [(j, o) for j, o in outcomes if isinstance(o, Exception)]
+    if args.json:
+        _print_json(
+            [
+                {
+                    "job_id": j,
+                    "ok": not isinstance(o, Exception),
+                    "result": o.to_dict() if not isinstance(o, Exception) else None,
+                    "error": str(o) if isinstance(o, Exception) else None,
+                }
+                for j, o in outcomes
+            ]
+        )
+    else:
+        if not outcomes:
+            print("Nothing to resume: no unfinished jobs.")
+        for job_id, outcome in outcomes:
+            if isinstance(outcome, Exception):
+                print(f"{job_id}: failed: {outcome}")
+            else:
+                print(f"{job_id}: saved {', '.join(str(p) for p in outcome.paths)}")
+    return EXIT_ERROR if failed else 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    import platform
+
+    import arthur_gen as ag
+
+    from ._config import config_path, data_dir, load_settings
+    from ._registry import backends
+
+    settings = load_settings()
+    report: dict[str, Any] = {
+        "arthur_gen": ag.__version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "config": str(config_path()),
+        "data": str(data_dir()),
+        "outputs": str(settings.output_dir),
+        "budget": dict(settings.budget),
+        "backends": [],
+    }
+    for kind in (ag.Kind.IMAGE, ag.Kind.VIDEO):
+        for bid, backend in sorted(backends(kind).items()):
+            availability = backend.availability()
+            entry: dict[str, Any] = {
+                "id": bid,
+                "kind": kind.value,
+                "installed": True,
+                "available": availability.ok,
+                "reason": availability.reason,
+                "fix": availability.fix,
+            }
+            if backend.key_env_var:
+                try:
+                    from ._config import resolve_key
+
+                    resolve_key(backend.key_name, backend.key_env_var, None)
+                    entry["key"] = "found"
+                except ag.NeedsKeyError as exc:
+                    entry["key"] = "missing"
+                    entry["available"] = False
+                    entry["reason"] = entry["reason"] or "missing API key"
+                    entry["fix"] = entry["fix"] or str(exc)
+            entry["models"] = []
+            for model in backend.models():
+                m = backend.model_availability(model)
+                entry["models"].append({"id": model.id, "ready": m.ok, "reason": m.reason, "fix": m.fix})
+            report["backends"].append(entry)
+    if args.json:
+        _print_json(report)
+        return 0
+    for key in ("arthur_gen", "python", "platform", "config", "data", "outputs"):
+        print(f"{key:>10}: {report[key]}")
+    if not report["backends"]:
+        print("No backends installed: pip install arthur-gen-replicate arthur-gen-mflux")
+    for b in report["backends"]:
+        state = "available" if b["available"] else f"unavailable: {b['reason']}"
+        print(f"\n{b['id']} ({b['kind']}): {state}")
+        if b["fix"] and not b["available"]:
+            print(f"    fix: {b['fix']}")
+        for m in b["models"]:
+            mark = "ok " if m["ready"] else "-- "
+            print(f"    {mark}{m['id']}" + ("" if m["ready"] else f": {m['reason']}"))
+    return 0
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    import arthur_gen as ag
+
+    plugins = ag.get_plugins()
+    if args.json:
+        _print_json(plugins)
+    else:
+        for p in plugins:
+            print(f"{p['name']}: {p['distribution'] or 'registered in code'} ({', '.join(p['hooks'])})")
+    return 0
+
+
+def _cmd_keys_set(args: argparse.Namespace) -> int:
+    import getpass
+
+    from ._config import set_config_value
+
+    value = args.value
+    if value is None:
+        value = (
+            getpass.getpass(f"Key for {args.name}: ") if sys.stdin.isatty() else sys.stdin.readline()
+        ).strip()
+    if not value:
+        print("No key given; nothing changed.", file=sys.stderr)
+        return EXIT_USAGE
+    path = set_config_value(f"keys.{args.name}", value)
+    print(f"Saved the {args.name} key in {path} (readable only by you).")
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from ._config import config_path, load_settings, set_config_value
+
+    if args.action == "path":
+        print(config_path())
+    elif args.action == "set":
+        if not args.name or args.value is None:
+            print("usage: arthur-gen config set NAME VALUE", file=sys.stderr)
+            return EXIT_USAGE
+        if args.name.startswith("keys."):
+            print("use `arthur-gen keys set NAME` for keys", file=sys.stderr)
+            return EXIT_USAGE
+        print(set_config_value(args.name, _option_value(args.value)))
+    else:
+        s = load_settings()
+        _print_json(
+            {
+                "file": str(config_path()),
+                "output_dir": str(s.output_dir),
+                "budget": dict(s.budget),
+                "allow_unknown_price": s.allow_unknown_price,
+                "defaults": dict(s.default_backends),
+                "keys": {k: "********" for k in s.keys},
+            }
+        )
+    return 0
+
+
+def _add_generate(sub: Any, kind: str) -> None:
+    p = sub.add_parser(kind, help=f"generate {'an image' if kind == 'image' else 'a video'}")
+    p.add_argument("prompt")
+    p.add_argument("--backend", "-b")
+    p.add_argument("--model", "-m")
+    p.add_argument("--seed", type=int, action="append", help="repeat for several seeds (one job each)")
+    p.add_argument("--negative-prompt")
+    p.add_argument("--size", help="WIDTHxHEIGHT, e.g. 1024x768")
+    p.add_argument("--aspect-ratio", help="e.g. 16:9")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--guidance", type=float)
+    p.add_argument("--strength", type=float)
+    if kind == "image":
+        p.add_argument("--image", help="init image for image-to-image")
+    else:
+        p.add_argument("--first-frame", help="image path or URL to animate")
+        p.add_argument("--last-frame")
+        p.add_argument("--duration", type=float)
+        p.add_argument("--fps", type=int)
+        p.add_argument("--resolution", help="e.g. 720p")
+    p.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="model option; VALUE is JSON or text",
+    )
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--timeout", type=float, help="overall deadline in seconds")
+    p.add_argument("--no-cache", action="store_true", help="do not answer from the cache")
+    p.add_argument("--allow-unknown-price", action="store_true")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the estimate and what would be sent; send nothing",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_image if kind == "image" else _cmd_video)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="arthur-gen", description="Generate images and videos through pluggable backends."
+    )
+    parser.add_argument("--version", action="store_true", help="print the version")
+    sub = parser.add_subparsers(dest="command")
+    _add_generate(sub, "image")
+    _add_generate(sub, "video")
+
+    p = sub.add_parser("backends", help="installed backends and whether they can run")
+    p.add_argument("--kind", choices=["image", "video"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_backends)
+
+    p = sub.add_parser("models", help="models of the installed backends")
+    p.add_argument("--kind", choices=["image", "video"])
+    p.add_argument("--backend", "-b")
+    p.add_argument("--options", action="store_true", help="list each model's options")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("history", help="past generations, newest first")
+    p.add_argument("--backend", "-b")
+    p.add_argument("--model", "-m")
+    p.add_argument("--kind", choices=["image", "video"])
+    p.add_argument("--text", help="only prompts containing this text")
+    p.add_argument("--state")
+    p.add_argument("--since", help="YYYY-MM-DD[THH:MM]")
+    p.add_argument("--until", help="YYYY-MM-DD[THH:MM]")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_history)
+
+    p = sub.add_parser("show", help="everything recorded about one job")
+    p.add_argument("job", help="job id or a unique prefix")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("resume", help="finish every unfinished job (after a crash)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_resume)
+
+    p = sub.add_parser("doctor", help="what can run here, and what is missing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_doctor)
+
+    p = sub.add_parser("plugins", help="installed plugins and their hooks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_plugins)
+
+    keys = sub.add_parser("keys", help="store API keys in the config file")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    p = keys_sub.add_parser("set", help="save a key (read from a prompt or stdin)")
+    p.add_argument("name", help="e.g. replicate")
+    p.add_argument("value", nargs="?", help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_keys_set)
+
+    p = sub.add_parser("config", help="show the configuration, its path, or set a value")
+    p.add_argument("action", choices=["show", "path", "set"], nargs="?", default="show")
+    p.add_argument("name", nargs="?")
+    p.add_argument("value", nargs="?")
+    p.set_defaults(func=_cmd_config)
+
+    try:
+        from ._cli_money import add_commands  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    else:
+        add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from .errors import (
+        ArthurGenError,
+        BudgetExceededError,
+        InvalidRequestError,
+        UnknownPriceError,
+    )
+
+    try:
+        code: int = args.func(args)
+        return code
+    except KeyboardInterrupt:
+        print("\nInterrupted: the job was cancelled and recorded.", file=sys.stderr)
+        return EXIT_INTERRUPT
+    except (BudgetExceededError, UnknownPriceError) as exc:
+        print(f"arthur-gen: {exc}", file=sys.stderr)
+        return EXIT_MONEY
+    except InvalidRequestError as exc:
+        print(f"arthur-gen: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ArthurGenError as exc:
+        print(f"arthur-gen: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
