@@ -174,6 +174,8 @@ def generate_image(
         on_progress=on_progress,
         cancel_event=cancel_event,
     )
+    from ._results import GeneratedImage
+
     result = _run(Kind.IMAGE, prompt, backend, model, fields, run)
     assert isinstance(result, GeneratedImage)
     return result
@@ -234,6 +236,8 @@ def generate_video(
         on_progress=on_progress,
         cancel_event=cancel_event,
     )
+    from ._results import GeneratedVideo
+
     result = _run(Kind.VIDEO, prompt, backend, model, fields, run)
     assert isinstance(result, GeneratedVideo)
     return result
