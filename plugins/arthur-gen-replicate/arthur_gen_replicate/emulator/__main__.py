@@ -24,9 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--starting", type=float, default=1.0, help="seconds in 'starting'")
     parser.add_argument("--processing", type=float, default=3.0, help="seconds in 'processing'")
     parser.add_argument("--ttl", type=float, default=3600.0, help="seconds outputs are kept")
-    parser.add_argument(
-        "--token", action="append", help="accept only this token (repeatable; default: any)"
-    )
+    parser.add_argument("--token", action="append", help="accept only this token (repeatable; default: any)")
     parser.add_argument("--output-mode", choices=("url", "data"), default="url")
     parser.add_argument("--output-size", type=int, help="pad every output to this many bytes")
     parser.add_argument("--page-size", type=int, default=100)

@@ -69,9 +69,7 @@ class ApiError(Exception):
 class App:
     """All emulator state behind one condition variable."""
 
-    def __init__(
-        self, config: Config, faults: Faults, log: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, config: Config, faults: Faults, log: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.faults = faults
         self.log_line = log or _quiet
@@ -87,9 +85,7 @@ class App:
         self._files: dict[str, FileRecord] = {}
         self._seq = 0
 
-    def record(
-        self, method: str, path: str, endpoint: str, headers: Mapping[str, str]
-    ) -> RequestRecord:
+    def record(self, method: str, path: str, endpoint: str, headers: Mapping[str, str]) -> RequestRecord:
         entry = RequestRecord(method, path, endpoint, dict(headers), time.time())
         with self.cond:
             self.counts[endpoint] = self.counts.get(endpoint, 0) + 1
@@ -179,14 +175,15 @@ class App:
                 self.cond.wait(min(prediction.end_at, deadline) - now)
 
     def page(
-        self, cursor: str | None, after: float | None, before: float | None
+        self, cursor: str | None, after: str | None, before: str | None
     ) -> tuple[list[Prediction], str | None, str | None]:
-        """One page, newest first, and the (next, previous) cursors."""
+        """One page, newest first, and the (next, previous) cursors; `after` and `before`
+        are timestamps formatted like `created_at`."""
         with self.cond:
             items = [
                 p
                 for p in reversed(self._predictions.values())
-                if (after is None or p.created > after) and (before is None or p.created < before)
+                if (after is None or iso(p.created) > after) and (before is None or iso(p.created) < before)
             ]
         size = max(1, self.config.page_size)
         start = 0
@@ -266,9 +263,7 @@ class App:
 
     # Files
 
-    def add_file(
-        self, name: str, content_type: str, data: bytes, metadata: Mapping[str, Any]
-    ) -> FileRecord:
+    def add_file(self, name: str, content_type: str, data: bytes, metadata: Mapping[str, Any]) -> FileRecord:
         with self.cond:
             self._seq += 1
             record = FileRecord(

@@ -19,7 +19,7 @@ class Rule:
     nth: int = 1
     times: int | None = 1
     status: int = 500
-    retry_after: float | None = None
+    retry_after: int | None = None
     detail: str | None = None
     after_effect: bool = True
     after_bytes: int = 0
@@ -60,17 +60,16 @@ class Faults:
         *,
         nth: int = 1,
         times: int | None = 1,
-        retry_after: float | None = None,
+        retry_after: int | None = None,
         detail: str | None = None,
     ) -> None:
-        """Answer with a problem+json error (`Retry-After` added when given, or for 429)."""
+        """Answer with a problem+json error; `Retry-After` (seconds) is sent when given and
+        defaults to 1 for 429."""
         if status == 429 and retry_after is None:
             retry_after = 1
         self._add(Rule(endpoint, "fail", nth, times, status, retry_after, detail))
 
-    def drop(
-        self, endpoint: str, *, nth: int = 1, times: int | None = 1, after_effect: bool = True
-    ) -> None:
+    def drop(self, endpoint: str, *, nth: int = 1, times: int | None = 1, after_effect: bool = True) -> None:
         """Close the connection without a response, after the request took effect or before."""
         self._add(Rule(endpoint, "drop", nth, times, after_effect=after_effect))
 

@@ -69,9 +69,7 @@ def _gradient(a: bytes, b: bytes, period: int) -> bytes:
     return bytes(out)
 
 
-def _rows(
-    pattern: bytes, channels: int, width: int, height: int, slope: int, shift: int
-) -> list[bytes]:
+def _rows(pattern: bytes, channels: int, width: int, height: int, slope: int, shift: int) -> list[bytes]:
     """Rows cut from a repeating `pattern`, each row offset by `slope` more pixels."""
     period = len(pattern) // channels
     tiled = pattern * (width // period + 2)

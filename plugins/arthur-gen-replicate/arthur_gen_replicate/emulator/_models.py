@@ -229,10 +229,7 @@ def openapi_schema(spec: ModelSpec) -> dict[str, Any]:
     props.update({name: uri for name in spec.uri_inputs})
     props.update({name: {"enum": list(allowed)} for name, allowed in spec.choices.items()})
     props.update(
-        {
-            n: {"type": "integer", "minimum": lo, "maximum": hi}
-            for n, (lo, hi) in spec.ranges.items()
-        }
+        {n: {"type": "integer", "minimum": lo, "maximum": hi} for n, (lo, hi) in spec.ranges.items()}
     )
     output = {"type": "array", "items": uri} if spec.array_output else uri
     return {

@@ -152,14 +152,16 @@ def _cancel(app: App, req: Request) -> Response:
     return _json(200, app.prediction_json(app.cancel(req.params["id"])))
 
 
-def _timestamp(value: str | None) -> float | None:
+def _timestamp(value: str | None) -> str | None:
+    """A query timestamp in the canonical form of `created_at`, so strings compare exactly."""
     if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ApiError(400, f"Invalid timestamp: {value!r}") from exc
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _list(app: App, req: Request) -> Response:
@@ -295,9 +297,9 @@ def _injected(rule: Rule) -> ApiError:
         402: "You have insufficient credit to run this model (injected).",
         404: "Not found.",
         422: "- input: Input validation failed (injected)\n",
-        429: f"Request was throttled. Your rate limit resets in ~{rule.retry_after:g}s.",
+        429: f"Request was throttled. Your rate limit resets in ~{rule.retry_after}s.",
     }.get(rule.status, f"Injected error {rule.status}.")
-    headers = {} if rule.retry_after is None else {"Retry-After": f"{rule.retry_after:g}"}
+    headers = {} if rule.retry_after is None else {"Retry-After": str(rule.retry_after)}
     return ApiError(rule.status, detail, headers=headers)
 
 
@@ -377,9 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(413, "Request body is larger than 100 MiB.")
         return self.rfile.read(length)
 
-    def _authorize_and_limit(
-        self, app: App, endpoint: str, headers: Mapping[str, str]
-    ) -> dict[str, str]:
+    def _authorize_and_limit(self, app: App, endpoint: str, headers: Mapping[str, str]) -> dict[str, str]:
         config, token = app.config, _token(headers.get("authorization"))
         if token is None or (config.tokens is not None and token not in config.tokens):
             raise ApiError(401, _UNAUTHENTICATED)
@@ -447,9 +447,7 @@ class Server(ThreadingHTTPServer):
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
     ) -> None:
         assert isinstance(request, socket.socket)
-        thread = threading.Thread(
-            target=self._serve_connection, args=(request, client_address), daemon=True
-        )
+        thread = threading.Thread(target=self._serve_connection, args=(request, client_address), daemon=True)
         with self._active_lock:
             self._active[thread] = request
         thread.start()
