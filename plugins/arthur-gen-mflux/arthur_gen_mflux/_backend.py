@@ -151,9 +151,7 @@ def _model_path(entry: Entry, value: Any) -> str | None:
     path = Path(value).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise _bad(
-                entry, "options.model_path", value, "must be a folder of weights, not a file"
-            )
+            raise _bad(entry, "options.model_path", value, "must be a folder of weights, not a file")
         return str(path.absolute())
     if _weights.is_hf_repo_id(value):
         return value
@@ -431,16 +429,25 @@ class MfluxBackend(LocalBackend, ImageBackend):
         cached = _weights.snapshot_dir(repo, plan.weights_revision, plan.entry.family)
         return f"cached at {cached}" if cached else f"not cached: {repo}"
 
-    def _ensure_weights(self, plan: Plan) -> None:
-        """Raise before mflux would reach for the network."""
+    def _weights_error(self, plan: Plan) -> BackendUnavailableError | None:
+        """Why mflux would reach for the network for this plan, or None if it will not."""
+        if self._cache.peek(plan.key) is not None:  # warm: nothing to load
+            return None
         repo = plan.weights_repo
-        if repo is None:
-            return
+        if repo is None:  # a local folder
+            return None
         if _weights.download_allowed(plan.download) and not _weights.offline():
-            return
-        if _weights.snapshot_dir(repo, plan.weights_revision, plan.entry.family) is None:
-            gb = plan.entry.download_gb if repo == plan.entry.repo else None
-            raise _weights.missing_weights_error(plan.entry, repo, plan.weights_revision, gb=gb)
+            return None
+        if _weights.snapshot_dir(repo, plan.weights_revision, plan.entry.family) is not None:
+            return None
+        gb = plan.entry.download_gb if repo == plan.entry.repo else None
+        return _weights.missing_weights_error(plan.entry, repo, plan.weights_revision, gb=gb)
+
+    def request_availability(self, request: Request, model: ModelInfo) -> Availability:
+        """Like :meth:`model_availability`, for this request: a ``model_path``, the
+        ``download`` option or a warm model change the answer."""
+        error = self._weights_error(self._plan(request, model))
+        return Availability.yes() if error is None else Availability.no(str(error))
 
     # -- running -------------------------------------------------------------------------
 
@@ -467,15 +474,14 @@ class MfluxBackend(LocalBackend, ImageBackend):
                 f"loras={list(plan.key.lora_paths)}): {type(exc).__name__}: {exc}"
             ) from exc
 
-    def generate(
-        self, request: Request, model: ModelInfo, ctx: LocalContext
-    ) -> Sequence[LocalOutput]:
+    def generate(self, request: Request, model: ModelInfo, ctx: LocalContext) -> Sequence[LocalOutput]:
         plan = self._plan(request, model)
         if plan.generate_kwargs["seed"] is None:
             raise InvalidRequestError("mflux needs a seed (the core sets one)", field="seed")
         ctx.check_cancelled()
-        if self._cache.peek(plan.key) is None:
-            self._ensure_weights(plan)
+        error = self._weights_error(plan)
+        if error is not None:
+            raise error
         slot, loaded = self._cache.get(plan.key, lambda: self._load(plan))
         ctx.check_cancelled()
         started = time.perf_counter()

@@ -293,9 +293,7 @@ CATALOG: tuple[Entry, ...] = (
 
 DEFAULT_MODEL = "schnell"
 
-_BY_NAME: Mapping[str, Entry] = {
-    name: entry for entry in CATALOG for name in (entry.id, *entry.aliases)
-}
+_BY_NAME: Mapping[str, Entry] = {name: entry for entry in CATALOG for name in (entry.id, *entry.aliases)}
 
 
 def entry_for(model_id: str) -> Entry | None:

@@ -138,8 +138,7 @@ def missing_weights_error(
         else "arthur-gen does not download multi-GB weights unasked"
     )
     login = (
-        f"; {repo} is gated: accept its license on the Hugging Face page and run "
-        "`hf auth login` first"
+        f"; {repo} is gated: accept its license on the Hugging Face page and run `hf auth login` first"
         if entry.gated and repo == entry.repo
         else ""
     )

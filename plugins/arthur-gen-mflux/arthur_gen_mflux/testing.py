@@ -84,9 +84,7 @@ class FakeImage:
     height: int
     kwargs: dict[str, Any]
 
-    def save(
-        self, path: str | Path, export_json_metadata: bool = False, overwrite: bool = False
-    ) -> None:
+    def save(self, path: str | Path, export_json_metadata: bool = False, overwrite: bool = False) -> None:
         target = Path(path)
         if target.exists() and not overwrite:
             raise FileExistsError(target)
