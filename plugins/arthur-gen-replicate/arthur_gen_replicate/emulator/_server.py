@@ -21,7 +21,7 @@ from . import _multipart
 from ._app import ApiError, App
 from ._faults import Rule
 from ._media import padded
-from ._models import MODELS, openapi_schema, spec_for
+from ._models import openapi_schema, spec_for
 
 _JSON = "application/json; charset=UTF-8"
 _PROBLEM = "application/problem+json"
@@ -29,7 +29,6 @@ _MAX_BODY = 100 << 20
 _UNAUTHENTICATED = "You did not pass a valid authentication token"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_VERSIONS = {hashlib.sha256(m.encode()).hexdigest(): m for m in MODELS}
 _HEX_VERSION = re.compile(r"[0-9a-f]{64}")
 
 
@@ -104,14 +103,9 @@ def _prefer_wait(value: str | None) -> float | None:
 
 def _create(app: App, req: Request, model: str, version: str, body: dict[str, Any]) -> Response:
     cancel_after = req.headers.get("cancel-after")
-    prediction = app.create(
-        model,
-        version,
-        body.get("input"),
-        None if cancel_after is None else _seconds(cancel_after),
-        req.hosts,
-    )
+    deadline = None if cancel_after is None else _seconds(cancel_after)
     wait = _prefer_wait(req.headers.get("prefer"))
+    prediction = app.create(model, version, body.get("input"), deadline, req.hosts)
     headers = {}
     if wait is not None:
         prediction = app.wait(prediction.id, wait)
@@ -138,7 +132,7 @@ def _create_for_version(app: App, req: Request) -> Response:
         raise ApiError(422, "- version: version is required\n")
     model, _, version = ref.partition(":")
     if _HEX_VERSION.fullmatch(ref):
-        model, version = _VERSIONS.get(ref, "emulator/generic"), ref
+        model, version = "emulator/generic", ref
     elif model.count("/") != 1 or "" in model.split("/"):
         raise ApiError(422, "- version: Invalid version or not permitted\n")
     return _create(app, req, model, version or "hidden", body)
@@ -346,11 +340,13 @@ class _Handler(BaseHTTPRequestHandler):
             response = handler(app, Request(params, query, headers, body, hosts))
             if rule and rule.action == "drop":
                 raise _Dropped
-        except ApiError as err:
-            response = Response(err.status, json.dumps(err.body).encode(), _PROBLEM, err.headers)
         except _Dropped:
             self._drop()
+            app.log_line(f"{self.command} {self.path} dropped")
             return
+        except Exception as exc:
+            err = exc if isinstance(exc, ApiError) else ApiError(500, f"Emulator error: {exc!r}")
+            response = Response(err.status, json.dumps(err.body).encode(), _PROBLEM, err.headers)
         response.headers.update(extra)
         entry.status = response.status
         truncate = rule.after_bytes if rule and rule.action == "truncate" else None
