@@ -552,10 +552,10 @@ def _wait(
                 )
             try:
                 status = backend.poll(row.remote_id, model, ctx)
-            except (GenerationError, OSError) as exc:
-                if isinstance(exc, GenerationError) and not _transient(exc):
+            except Exception as exc:  # reads are retried until the deadline
+                if not _transient(exc):
                     raise
-                log.warning("job %s: poll failed (%s); retrying", row.id, exc)
+                log.warning("job %s: poll failed (%s); retrying", row.id, redact(str(exc), ctx.key))
                 status = None
             if status is not None:
                 if status.state.terminal:
@@ -577,7 +577,8 @@ def _wait(
     return _record_terminal(row, status, model, ctx)
 
 
-def _transient(exc: GenerationError) -> bool:
+def _transient(exc: Exception) -> bool:
+    """Whether a failed poll is worth retrying (not a rejected key or billing)."""
     from .errors import AuthenticationError, BillingError
 
     return not isinstance(exc, AuthenticationError | BillingError)
