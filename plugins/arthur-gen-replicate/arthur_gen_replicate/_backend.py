@@ -1,0 +1,572 @@
+"""The Replicate backends: one for images, one for videos, both driven by the core.
+
+Nothing heavy is imported here at module level: ``replicate`` and ``httpx`` load inside the
+methods that talk to Replicate (through ``._client`` and ``._download``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from urllib.parse import quote
+
+import attrs
+
+from arthur_gen._backends import (
+    ImageBackend,
+    RemoteBackend,
+    RemoteContext,
+    RemoteOutput,
+    RemoteState,
+    RemoteStatus,
+    VideoBackend,
+)
+from arthur_gen._models import Availability, ModelInfo
+from arthur_gen._requests import ImageRequest, VideoRequest, is_url
+from arthur_gen._secrets import redact
+from arthur_gen.errors import (
+    ConfigError,
+    GenerationError,
+    InvalidRequestError,
+    NeedsKeyError,
+    SubmitUncertainError,
+)
+
+from . import _catalog
+from ._inputs import (
+    DATA_URI_MAX_BYTES,
+    FILE_PLACEHOLDER,
+    build_input,
+    data_uri,
+    file_fields,
+    replicate_ref,
+    split_ref,
+)
+from ._status import status_of
+
+if TYPE_CHECKING:
+    from replicate.client import Client
+
+    from ._client import ClientPool
+
+__all__ = ["ReplicateImageBackend", "ReplicateVideoBackend"]
+
+log = logging.getLogger("arthur_gen_replicate")
+
+Request = ImageRequest | VideoRequest
+
+_MODEL_REF = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[0-9a-f]{64})?$")
+_MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # Replicate's files API limit
+_MAX_DOWNLOAD_ENV = "ARTHUR_GEN_REPLICATE_MAX_DOWNLOAD_BYTES"
+_RECONCILE_SLACK_S = 10.0  # clock skew allowed between this machine and Replicate
+_RECONCILE_MAX_PAGES = 20
+
+
+@dataclass
+class _Track:
+    """What this process saw of one prediction (for poll pacing)."""
+
+    first: float
+    state: RemoteState
+    progress_at: float | None = None
+    progress0: float = 0.0
+
+
+_pool_lock = threading.Lock()
+_pool: ClientPool | None = None
+
+
+def _shared_pool() -> ClientPool:
+    """One set of warm clients per process, shared by the image and video backends."""
+    global _pool
+    from ._client import ClientPool
+
+    with _pool_lock:
+        if _pool is None:
+            _pool = ClientPool()
+        return _pool
+
+
+def _default_max_download() -> int:
+    value = os.environ.get(_MAX_DOWNLOAD_ENV, "").strip()
+    if not value:
+        return 2 * 1024**3
+    if not value.isdigit() or int(value) <= 0:
+        raise ConfigError(f"{_MAX_DOWNLOAD_ENV}={value!r} must be a positive number of bytes")
+    return int(value)
+
+
+class _ReplicateBackend(RemoteBackend):
+    """What the image and video backends share: the client, the job calls, the download."""
+
+    id: ClassVar[str] = "replicate"
+    display_name: ClassVar[str] = "Replicate"
+    key_name: ClassVar[str | None] = "replicate"
+    key_env_var: ClassVar[str | None] = "REPLICATE_API_TOKEN"
+    key_help: ClassVar[str] = (
+        "create a token at https://replicate.com/account/api-tokens, then `export REPLICATE_API_TOKEN=r8_...`"
+    )
+    max_concurrency: ClassVar[int] = 64
+
+    _catalog_models: ClassVar[tuple[ModelInfo, ...]]
+    _default_model: ClassVar[str]
+
+    #: One poll, cancel or listing never takes longer than this (it also stops at the job's
+    #: timeout); a read that cannot finish in time reports "still running, ask again later".
+    read_budget_s: float = 20.0
+
+    def __init__(self, *, max_download_bytes: int | None = None, read_budget_s: float | None = None) -> None:
+        self.max_download_bytes = max_download_bytes or _default_max_download()
+        if read_budget_s is not None:
+            self.read_budget_s = read_budget_s
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, _Track] = OrderedDict()
+
+    # ----------------------------------------------------------------- catalog
+
+    @property
+    def default_model(self) -> str:
+        return self._default_model
+
+    def models(self) -> Sequence[ModelInfo]:
+        return self._catalog_models
+
+    def resolve_model(self, model_id: str) -> ModelInfo | None:
+        """Any ``owner/name`` or ``owner/name:<64-hex version>`` on Replicate."""
+        if _MODEL_REF.match(model_id):
+            return _catalog.generic_model(model_id, self.kind)
+        return None
+
+    def availability(self) -> Availability:
+        missing = [m for m in ("replicate", "httpx") if importlib.util.find_spec(m) is None]
+        if missing:
+            return Availability.no(
+                f"the Python package(s) {', '.join(missing)} are not installed",
+                "pip install --upgrade arthur-gen-replicate",
+            )
+        return Availability.yes()
+
+    def model_version(self, model: ModelInfo) -> str:
+        return split_ref(replicate_ref(model))[1] or ""
+
+    def validate(self, request: Request, model: ModelInfo) -> None:
+        for field, value in request.input_files().items():
+            if not is_url(value) and os.path.getsize(value) > _MAX_UPLOAD_BYTES:
+                raise InvalidRequestError(
+                    f"{field}={value!r} is larger than the 100 MiB Replicate accepts as an "
+                    "upload; pass an https URL to it instead",
+                    field=field,
+                )
+        options = request.options
+        if isinstance(request, VideoRequest) and model.id == "minimax/hailuo-02":
+            resolution = request.resolution or model.default_resolution
+            if request.duration == 10 and resolution != "768p":
+                raise InvalidRequestError(
+                    f"minimax/hailuo-02 makes 10 s videos only at 768p, not {resolution}; "
+                    "pass resolution='768p' or duration=6",
+                    field="duration",
+                )
+        if (
+            isinstance(request, VideoRequest)
+            and model.id == "kwaivgi/kling-v2.1"
+            and request.last_frame
+            and options.get("mode", "standard") != "pro"
+        ):
+            raise InvalidRequestError(
+                "kwaivgi/kling-v2.1 takes a last frame (end_image) only in mode 'pro'; "
+                "pass options={'mode': 'pro'}",
+                field="last_frame",
+            )
+        max_guidance = model.extra.get("max_guidance")
+        if request.guidance is not None and max_guidance is not None and request.guidance > max_guidance:
+            raise InvalidRequestError(
+                f"guidance={request.guidance} is not valid for {model.id}: at most {max_guidance}",
+                field="guidance",
+            )
+
+    def describe_request(self, request: Request, model: ModelInfo) -> Mapping[str, Any]:
+        ref = replicate_ref(model)
+        name, version = split_ref(ref)
+
+        def planned(path: str) -> str:
+            size = os.path.getsize(path)
+            how = "inline as a data: URI" if size < DATA_URI_MAX_BYTES else "upload to /v1/files"
+            return f"<{path} ({size} bytes): {how}>"
+
+        endpoint = (
+            f"POST /v1/predictions (version {version})" if version else f"POST /v1/models/{name}/predictions"
+        )
+        return {
+            "endpoint": endpoint,
+            "model": ref,
+            "input": build_input(request, model, planned),
+            "headers": {"Cancel-After": "the job's timeout"},
+        }
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _client(self, ctx: RemoteContext) -> tuple[Client, str]:
+        from ._client import resolve_base_url
+
+        if ctx.key is None or not ctx.key.reveal():
+            raise NeedsKeyError(f"Replicate needs an API token: {self.key_help}")
+        base_url = resolve_base_url()
+        return _shared_pool().get(ctx.key, base_url), base_url
+
+    def _budget(self, ctx: RemoteContext, limit: float | None = None) -> float:
+        """A deadline (``time.monotonic()``) for one call."""
+        budget = min(self.read_budget_s if limit is None else limit, max(ctx.timeout_s, 1.0))
+        return time.monotonic() + budget
+
+    def _remember(self, remote_id: str, status: RemoteStatus) -> float:
+        """Record what a poll saw; return when to poll next (seconds).
+
+        The next poll comes sooner than the usual backoff (a tenth of the time since this
+        process first saw the job, 0.1-5 s) when the model's progress (tqdm lines in its logs)
+        says it will finish sooner, and later when the account's rate limit runs low.
+        """
+        now = time.monotonic()
+        with self._lock:
+            track = self._seen.pop(remote_id, None) or _Track(first=now, state=status.state)
+            track.state = status.state
+            if not status.state.terminal:
+                self._seen[remote_id] = track
+                while len(self._seen) > 4096:
+                    self._seen.popitem(last=False)
+            active = len(self._seen)
+        hint = min(5.0, max(0.1, 0.1 * (now - track.first)))
+        progress = status.progress
+        if status.state is RemoteState.RUNNING and progress is not None and 0 < progress < 1:
+            if track.progress_at is None or progress < track.progress0:
+                track.progress_at, track.progress0 = now, progress
+            elif progress > track.progress0 and now > track.progress_at:
+                rate = (progress - track.progress0) / (now - track.progress_at)
+                hint = min(hint, max(0.05, (1 - progress) / rate))
+        from ._client import rate_limit_floor
+
+        return max(hint, rate_limit_floor(active))
+
+    def _last_state(self, remote_id: str) -> RemoteState:
+        with self._lock:
+            track = self._seen.get(remote_id)
+        return track.state if track else RemoteState.QUEUED
+
+    def _upload(self, client: Client, path: str, ctx: RemoteContext) -> str:
+        """A local input file as something Replicate accepts: a data: URI or an upload URL."""
+        import httpx
+        from replicate.exceptions import ReplicateError
+
+        from ._client import api_error, call_options, describe_transport_error
+
+        size = os.path.getsize(path)
+        if size < DATA_URI_MAX_BYTES:
+            return data_uri(path)
+        problem = ""
+        for attempt in range(3):
+            if attempt:
+                time.sleep(attempt)
+            deadline = time.monotonic() + max(60.0, size / (256 * 1024))
+            try:
+                with call_options(deadline=deadline):
+                    uploaded = client.files.create(path)
+                url = str(uploaded.urls["get"])
+                log.debug("uploaded %s (%d bytes) for job %s", path, size, ctx.job_id)
+                return url
+            except ReplicateError as exc:
+                if exc.status in (429, 500, 502, 503, 504):
+                    problem = f"Replicate answered {exc.status}"
+                    continue
+                raise api_error(exc, ctx.key, action=f"uploading {path}") from None
+            except httpx.TransportError as exc:
+                problem = describe_transport_error(exc, ctx.key)
+        raise GenerationError(
+            f"could not upload {path} to Replicate ({problem}); no prediction was created, so "
+            "running the request again is safe"
+        )
+
+    # ----------------------------------------------------------------- the job
+
+    def submit(self, request: Request, model: ModelInfo, ctx: RemoteContext) -> str:
+        """Create the prediction (never retried); an unknown outcome is SubmitUncertainError."""
+        import httpx
+        from replicate.exceptions import ReplicateError
+
+        from ._client import (
+            VALIDATION_ERRORS,
+            api_error,
+            call_options,
+            describe_transport_error,
+            format_cancel_after,
+        )
+
+        client, base_url = self._client(ctx)
+        ref = replicate_ref(model)
+        name, version = split_ref(ref)
+        inputs = build_input(request, model, lambda path: self._upload(client, path, ctx))
+        cancel_after = format_cancel_after(ctx.timeout_s)
+        try:
+            with call_options(cancel_after=cancel_after):
+                if version:
+                    prediction = client.predictions.create(version=version, input=inputs)
+                else:
+                    prediction = client.models.predictions.create(model=name, input=inputs)
+        except ReplicateError as exc:
+            if (exc.status or 0) >= 500:
+                raise SubmitUncertainError(
+                    f"Replicate answered {exc.status} to the create of job {ctx.job_id}; the "
+                    "prediction may or may not exist. `arthur-gen resume` checks before "
+                    "anything is submitted again."
+                ) from None
+            raise api_error(exc, ctx.key, action=f"creating a prediction of {ref}", model_id=ref) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise GenerationError(
+                f"could not connect to Replicate at {base_url} "
+                f"({describe_transport_error(exc, ctx.key)}); nothing was created, so running "
+                "the request again is safe"
+            ) from None
+        except httpx.TransportError as exc:
+            raise SubmitUncertainError(
+                f"the create of job {ctx.job_id} was sent but no answer came back "
+                f"({describe_transport_error(exc, ctx.key)}); the prediction may exist. "
+                "`arthur-gen resume` checks Replicate before anything is submitted again."
+            ) from None
+        except VALIDATION_ERRORS:
+            raise SubmitUncertainError(
+                f"Replicate accepted the create of job {ctx.job_id} but its answer could not be "
+                "read; `arthur-gen resume` will find the prediction"
+            ) from None
+        log.info("job %s: created Replicate prediction %s (%s)", ctx.job_id, prediction.id, ref)
+        self._remember(str(prediction.id), RemoteStatus(state=RemoteState.QUEUED))
+        return str(prediction.id)
+
+    def _fetch(self, client: Client, remote_id: str) -> dict[str, Any]:
+        """The prediction as a dict, including statuses client 1.0.7 cannot parse (aborted)."""
+        from ._client import VALIDATION_ERRORS, raw_json
+
+        path_id = quote(remote_id, safe="")
+        try:
+            return dict(client.predictions.get(path_id).dict())
+        except VALIDATION_ERRORS:
+            data = raw_json(client, f"/v1/predictions/{path_id}")
+            if not isinstance(data, dict):
+                raise GenerationError(
+                    f"Replicate returned something unexpected for prediction {remote_id}"
+                ) from None
+            return data
+
+    def poll(self, remote_id: str, model: ModelInfo, ctx: RemoteContext) -> RemoteStatus:
+        """The prediction's status; transient read problems report "ask again later"."""
+        import httpx
+        from replicate.exceptions import ReplicateError
+
+        from ._client import (
+            RetryAfterBeyondDeadline,
+            api_error,
+            call_options,
+            describe_transport_error,
+        )
+
+        client, _ = self._client(ctx)
+        retry_after: float | None = None
+        try:
+            with call_options(deadline=self._budget(ctx)):
+                prediction = self._fetch(client, remote_id)
+        except ReplicateError as exc:
+            status = exc.status or 0
+            if status != 429 and status < 500:
+                raise api_error(exc, ctx.key, action=f"reading prediction {remote_id}") from None
+            problem = f"Replicate answered {status}"
+        except RetryAfterBeyondDeadline as exc:
+            problem = f"Replicate answered {exc.status}"
+            retry_after = exc.retry_after
+        except httpx.TransportError as exc:
+            problem = describe_transport_error(exc, ctx.key)
+        else:
+            current = status_of(prediction, model)
+            log.debug("job %s: prediction %s is %s", ctx.job_id, remote_id, prediction.get("status"))
+            hint = self._remember(remote_id, current)
+            return current if current.state.terminal else attrs.evolve(current, poll_after_s=hint)
+        log.warning(
+            "job %s: could not read prediction %s (%s); will ask again",
+            ctx.job_id,
+            remote_id,
+            problem,
+        )
+        return RemoteStatus(
+            state=self._last_state(remote_id),
+            metrics={"transient_error": problem},
+            poll_after_s=min(60.0, retry_after) if retry_after is not None else 2.0,
+        )
+
+    def cancel(self, remote_id: str, ctx: RemoteContext) -> None:
+        """Cancel the prediction (cancelling is idempotent, so it is retried a little)."""
+        import httpx
+        from replicate.exceptions import ReplicateError
+
+        from ._client import VALIDATION_ERRORS, api_error, call_options, describe_transport_error
+
+        client, _ = self._client(ctx)
+        path_id = quote(remote_id, safe="")
+        problem = ""
+        deadline = time.monotonic() + 15.0
+        for attempt in range(4):
+            if attempt:
+                time.sleep(min(0.5 * attempt, max(0.0, deadline - time.monotonic())))
+            try:
+                with call_options(deadline=deadline):
+                    client.predictions.cancel(path_id)
+                log.info("job %s: asked Replicate to cancel prediction %s", ctx.job_id, remote_id)
+                return
+            except VALIDATION_ERRORS:
+                return  # it answered with a status client 1.0.7 cannot parse (aborted): done
+            except ReplicateError as exc:
+                status = exc.status or 0
+                if status in (409, 422):
+                    return  # already finished
+                if status != 429 and status < 500:
+                    raise api_error(exc, ctx.key, action=f"cancelling prediction {remote_id}") from None
+                problem = f"Replicate answered {status}"
+            except httpx.TransportError as exc:
+                problem = describe_transport_error(exc, ctx.key)
+            if time.monotonic() >= deadline:
+                break
+        raise GenerationError(
+            f"could not cancel Replicate prediction {remote_id} ({problem}); cancel it at "
+            f"https://replicate.com/p/{remote_id} so it stops billing"
+        )
+
+    def download(self, output: RemoteOutput, dest: BinaryIO, ctx: RemoteContext) -> None:
+        from ._client import resolve_base_url
+        from ._download import download
+
+        deadline = time.monotonic() + max(ctx.timeout_s, 1.0)
+        size, sha256 = download(
+            output.url,
+            dest,
+            key=ctx.key,
+            base_url=resolve_base_url(),
+            deadline=deadline,
+            max_bytes=self.max_download_bytes,
+        )
+        log.debug("job %s: downloaded %s (%d bytes, sha256 %s)", ctx.job_id, output.name, size, sha256)
+
+    def reconcile(self, request: Request, model: ModelInfo, ctx: RemoteContext, since: float) -> str | None:
+        """Find the prediction an uncertain submit may have created (same model and input)."""
+        import httpx
+        from replicate.exceptions import ReplicateError
+
+        from ._client import VALIDATION_ERRORS, api_error, call_options, raw_json
+
+        client, _ = self._client(ctx)
+        name, version = split_ref(replicate_ref(model))
+        expected = build_input(request, model, lambda path: FILE_PLACEHOLDER)
+        files = file_fields(model)
+        cutoff = since - _RECONCILE_SLACK_S
+        after = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        cursor: str = f"/v1/predictions?created_after={quote(after)}"
+        matches: list[tuple[float, str]] = []
+        try:
+            with call_options(deadline=self._budget(ctx, 60.0)):
+                for _ in range(_RECONCILE_MAX_PAGES):
+                    try:
+                        page = client.predictions.list(cursor=cursor)
+                        results = [dict(p.dict()) for p in page.results]
+                        next_cursor = page.next
+                    except VALIDATION_ERRORS:
+                        raw = raw_json(client, cursor)
+                        results = list(raw.get("results") or [])
+                        next_cursor = raw.get("next")
+                    older = False
+                    for item in results:
+                        created = _timestamp(item.get("created_at"))
+                        if created is not None and created < cutoff:
+                            older = True
+                            continue
+                        if _same_prediction(item, name, version, expected, files):
+                            matches.append((created or since, str(item["id"])))
+                    if older or not next_cursor:
+                        break
+                    cursor = str(next_cursor)
+        except ReplicateError as exc:
+            if exc.status in (401, 402, 403):
+                raise api_error(exc, ctx.key, action="listing recent predictions") from None
+            raise SubmitUncertainError(
+                f"could not list recent predictions to reconcile job {ctx.job_id} (Replicate "
+                f"answered {exc.status}); run `arthur-gen resume` again later"
+            ) from None
+        except httpx.TransportError as exc:
+            raise SubmitUncertainError(
+                f"could not list recent predictions to reconcile job {ctx.job_id} "
+                f"({redact(type(exc).__name__ + ': ' + str(exc), ctx.key)}); run "
+                "`arthur-gen resume` again later"
+            ) from None
+        if not matches:
+            log.info("job %s: no prediction since the uncertain submit matches", ctx.job_id)
+            return None
+        # The newest match: an identical earlier job that already finished is older, and an
+        # identical request made later would have attached to this job instead.
+        matches.sort()
+        log.info("job %s: reconciled to prediction %s", ctx.job_id, matches[-1][1])
+        return matches[-1][1]
+
+
+def _timestamp(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def _same_prediction(
+    item: Mapping[str, Any],
+    name: str,
+    version: str | None,
+    expected: Mapping[str, Any],
+    files: frozenset[str],
+) -> bool:
+    """Same model (and version, if pinned) and same input; file fields only need to be there."""
+    if item.get("model") != name:
+        return False
+    if version is not None and item.get("version") != version:
+        return False
+    actual = item.get("input")
+    if not isinstance(actual, Mapping) or set(actual) != set(expected):
+        return False
+    for key, want in expected.items():
+        got = actual[key]
+        if key in files:
+            if bool(got) != bool(want):
+                return False
+            if isinstance(want, str) and want != FILE_PLACEHOLDER and want != got:
+                return False  # a URL given by the user is sent as-is, so it must match
+        elif got != want:
+            return False
+    return True
+
+
+class ReplicateVideoBackend(_ReplicateBackend, VideoBackend):
+    """Videos on Replicate (MiniMax, Kling, Wan, and any other model by its id)."""
+
+    _catalog_models = _catalog.VIDEO_MODELS
+    _default_model = _catalog.DEFAULT_VIDEO_MODEL
+
+
+class ReplicateImageBackend(_ReplicateBackend, ImageBackend):
+    """Images on Replicate (FLUX schnell/dev/1.1-pro, and any other model by its id)."""
+
+    _catalog_models = _catalog.IMAGE_MODELS
+    _default_model = _catalog.DEFAULT_IMAGE_MODEL
