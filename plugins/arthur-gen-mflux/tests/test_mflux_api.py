@@ -1,0 +1,114 @@
+"""The backend through arthur-gen's public API, with the fake model at the seam."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from arthur_gen_mflux import MfluxBackend
+from arthur_gen_mflux.testing import FakeLoader, fake_weights
+
+import arthur_gen
+from arthur_gen.testing import BackendConformance, FakePlugin, registered
+
+
+@pytest.fixture
+def plugged(backend: MfluxBackend) -> Iterator[MfluxBackend]:
+    with registered(FakePlugin(backend)):
+        yield backend
+
+
+def test_generate_image_end_to_end(
+    plugged: MfluxBackend, loader: FakeLoader, weights: Path, tmp_path: Path
+) -> None:
+    events: list[Any] = []
+    result = arthur_gen.generate_image(
+        "a lighthouse at dawn",
+        backend="mflux",
+        model="flux-schnell",
+        seed=5,
+        width=512,
+        height=512,
+        options={"quantize": 8},
+        out_dir=tmp_path / "out",
+        on_progress=events.append,
+    )
+    assert result.path.is_file() and result.path.read_bytes().startswith(b"\x89PNG")
+    assert (result.backend, result.model, result.seed) == ("mflux", "schnell", 5)
+    assert result.cost_usd == 0.0
+    sidecar = json.loads(result.sidecars[0].read_text())
+    assert "mflux_config" in json.dumps(sidecar)
+    steps = [(e.step, e.total) for e in events if e.phase == "step"]
+    assert steps == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    assert loader.calls[0]["num_inference_steps"] == 4
+    assert loader.loads[0].quantize == 8
+
+
+def test_a_seed_series_loads_once(
+    plugged: MfluxBackend, loader: FakeLoader, weights: Path, tmp_path: Path
+) -> None:
+    results = [
+        arthur_gen.generate_image(
+            "a red fox", backend="mflux", seed=seed, width=256, height=256, out_dir=tmp_path
+        )
+        for seed in range(10)
+    ]
+    assert len({r.path for r in results}) == 10
+    assert len(loader.loads) == 1
+    assert [c["seed"] for c in loader.calls] == list(range(10))
+
+
+def test_bad_request_fails_before_any_job(plugged: MfluxBackend, loader: FakeLoader) -> None:
+    with pytest.raises(arthur_gen.InvalidRequestError, match="negative_prompt"):
+        arthur_gen.generate_image("x", backend="mflux", model="schnell", negative_prompt="blur")
+    with pytest.raises(arthur_gen.InvalidRequestError, match="quantize"):
+        arthur_gen.generate_image("x", backend="mflux", options={"quantize": 2})
+    assert loader.loads == []
+
+
+def test_missing_weights_through_the_api(plugged: MfluxBackend, loader: FakeLoader) -> None:
+    with pytest.raises(arthur_gen.BackendUnavailableError) as info:
+        arthur_gen.generate_image("x", backend="mflux", model="z-image-turbo", seed=1)
+    text = str(info.value)
+    assert "z-image-turbo" in text and "20.5 GB" in text
+    assert "hf download Tongyi-MAI/Z-Image-Turbo" in text
+    assert loader.loads == []
+
+
+def test_cancel_through_the_api(
+    plugged: MfluxBackend, loader: FakeLoader, weights: Path, tmp_path: Path
+) -> None:
+    cancel = threading.Event()
+
+    def on_progress(event: Any) -> None:
+        if event.phase == "step" and event.step == 2:
+            cancel.set()
+
+    with pytest.raises(arthur_gen.JobCanceledError):
+        arthur_gen.generate_image(
+            "x",
+            backend="mflux",
+            model="dev",
+            seed=1,
+            width=256,
+            height=256,
+            out_dir=tmp_path,
+            on_progress=on_progress,
+            cancel_event=cancel,
+        )
+    assert len(loader.calls) == 1
+
+
+class TestConformance(BackendConformance):
+    """arthur-gen's own contract checks for backends, end to end with the fake model."""
+
+    backend_factory = staticmethod(lambda: MfluxBackend(loader=FakeLoader()))
+    run_generation = True
+
+    @pytest.fixture(autouse=True)
+    def _weights(self) -> None:
+        fake_weights(["schnell"])
