@@ -54,7 +54,8 @@ def _float_field(name: str, lo: float, hi: float, *, lo_open: bool = False) -> A
             return
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _fail(name, value, f"must be a number from {lo} to {hi}")
-        if not math.isfinite(value) or value > hi or value < lo or (lo_open and value == lo):
+        # Compare before isfinite(): a huge int overflows float() but compares exactly.
+        if value > hi or value < lo or not math.isfinite(value) or (lo_open and value == lo):
             bound = f"greater than {lo}" if lo_open else f"from {lo}"
             raise _fail(name, value, f"must be {bound} up to {hi}")
 
@@ -84,10 +85,13 @@ def _to_input(value: Any) -> Any:
     path = getattr(value, "path", None)
     if isinstance(path, Path | str) and not isinstance(value, str | os.PathLike):
         value = path
-    if isinstance(value, os.PathLike):
-        return str(Path(value).expanduser().absolute())
-    if isinstance(value, str) and value and not is_url(value):
-        return str(Path(value).expanduser().absolute())
+    if isinstance(value, os.PathLike) or (isinstance(value, str) and value and not is_url(value)):
+        path = Path(value)
+        try:
+            path = path.expanduser()
+        except RuntimeError:  # "~user" with no such user: keep it; the validator reports it
+            pass
+        return str(path.absolute())
     return value
 
 
@@ -99,7 +103,11 @@ def _input_file(name: str) -> Any:
             raise _fail(name, value, "must be a file path or an http(s)/data: URL")
         if is_url(value):
             return
-        if not Path(value).is_file():
+        try:
+            exists = Path(value).is_file()
+        except (OSError, ValueError):  # name too long, NUL byte...
+            exists = False
+        if not exists:
             raise _fail(name, value, "no such file; give an existing image path or a URL")
 
     return check
@@ -214,7 +222,7 @@ def request_from_dict(data: Mapping[str, Any]) -> ImageRequest | VideoRequest:
     if cls is None:
         raise InvalidRequestError(f"kind={kind!r} is not valid: must be 'image' or 'video'")
     known = {a.name for a in attrs.fields(cls)}
-    unknown = sorted(set(fields) - known)
+    unknown = sorted(str(name) for name in set(fields) - known)
     if unknown:
         raise InvalidRequestError(
             f"unknown request field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
