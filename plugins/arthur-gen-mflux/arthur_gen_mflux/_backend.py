@@ -343,6 +343,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
         self._real_loader = loader is None
         self._cache = WarmCache(cache_size if cache_size is not None else cache_size_from_env)
         self._infos = tuple(model_info(entry) for entry in CATALOG)
+        self._available: Availability | None = None
 
     # -- catalog -------------------------------------------------------------------------
 
@@ -363,6 +364,15 @@ class MfluxBackend(LocalBackend, ImageBackend):
     # -- can it run here -----------------------------------------------------------------
 
     def availability(self) -> Availability:
+        # called before every job: a positive answer is kept (packages do not vanish mid-run)
+        if self._available is not None:
+            return self._available
+        availability = self._check_availability()
+        if availability.ok:
+            self._available = availability
+        return availability
+
+    def _check_availability(self) -> Availability:
         system, machine = sys.platform, platform.machine().lower()
         if system == "darwin" and machine not in ("arm64", "aarch64"):
             return Availability.no(
@@ -387,6 +397,8 @@ class MfluxBackend(LocalBackend, ImageBackend):
 
     def model_availability(self, model: ModelInfo) -> Availability:
         entry = self._entry(model)
+        if any(key.model == entry.id for key in self._cache.loaded()):
+            return Availability.yes()  # loaded: runs whatever is on disk
         if _weights.snapshot_dir(entry.repo, entry.revision, entry.family) is not None:
             return Availability.yes()
         gated = " (gated: accept the license on Hugging Face and `hf auth login`)"
@@ -538,7 +550,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
 
     def warm_models(self) -> list[LoadKey]:
         """The loaded models, least recently used first."""
-        return self._cache.keys()
+        return self._cache.loaded()
 
     def release(self) -> None:
         """Drop every warm model and return MLX's cached memory."""

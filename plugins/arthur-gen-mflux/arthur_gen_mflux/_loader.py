@@ -131,7 +131,7 @@ class WarmCache:
     def size(self) -> int:
         return self._size() if callable(self._size) else self._size
 
-    def keys(self) -> list[LoadKey]:
+    def loaded(self) -> list[LoadKey]:
         with self._lock:
             return list(self._slots)
 
