@@ -30,8 +30,18 @@ _lock = threading.Lock()
 _cache: dict[Kind, tuple[Any, dict[str, Backend], dict[str, str]]] = {}
 
 
-def _plugin_state() -> tuple[tuple[str, int], ...]:
-    return tuple(sorted((str(name), id(plugin)) for name, plugin in pm.list_name_plugin()))
+def _plugin_state() -> tuple[tuple[str, object], ...]:
+    # The plugin objects themselves, not their id()s: an id can be reused by a new plugin
+    # registered under the same name once the old one is gone, which served stale backends.
+    return tuple(sorted(((str(name), plugin) for name, plugin in pm.list_name_plugin()), key=_first))
+
+
+def _first(item: tuple[str, object]) -> str:
+    return item[0]
+
+
+def _same_state(a: tuple[tuple[str, object], ...], b: tuple[tuple[str, object], ...]) -> bool:
+    return len(a) == len(b) and all(na == nb and pa is pb for (na, pa), (nb, pb) in zip(a, b, strict=True))
 
 
 def _collect(kind: Kind) -> tuple[dict[str, Backend], dict[str, str]]:
@@ -78,7 +88,7 @@ def _registry(kind: Kind) -> tuple[dict[str, Backend], dict[str, str]]:
     load_plugins()
     state = _plugin_state()
     cached = _cache.get(kind)
-    if cached is not None and cached[0] == state:
+    if cached is not None and _same_state(cached[0], state):
         return cached[1], cached[2]
     with _lock:
         found, owners = _collect(kind)
