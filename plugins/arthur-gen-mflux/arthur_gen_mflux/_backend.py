@@ -401,6 +401,12 @@ class MfluxBackend(LocalBackend, ImageBackend):
             return Availability.yes()  # loaded: runs whatever is on disk
         if _weights.snapshot_dir(entry.repo, entry.revision, entry.family) is not None:
             return Availability.yes()
+        if _weights.download_allowed(None) and not _weights.offline():
+            return Availability(
+                True,
+                f"weights of {entry.repo} not cached; mflux will download about "
+                f"{entry.download_gb:g} GB on first use (ARTHUR_GEN_MFLUX_DOWNLOAD is set)",
+            )
         gated = " (gated: accept the license on Hugging Face and `hf auth login`)"
         return Availability.no(
             f"weights of {entry.repo} not in the Hugging Face cache "

@@ -112,3 +112,23 @@ class TestConformance(BackendConformance):
     @pytest.fixture(autouse=True)
     def _weights(self) -> None:
         fake_weights(["schnell"])
+
+
+@pytest.mark.xfail(
+    reason="the core checks backend.model_availability(model) before running, which cannot "
+    "see options.model_path; MfluxBackend.request_availability(request, model) can",
+    raises=arthur_gen.BackendUnavailableError,
+)
+def test_local_model_path_through_the_api(plugged: MfluxBackend, loader: FakeLoader, tmp_path: Path) -> None:
+    folder = tmp_path / "schnell-q8"
+    folder.mkdir()
+    arthur_gen.generate_image(
+        "x",
+        backend="mflux",
+        seed=1,
+        width=256,
+        height=256,
+        out_dir=tmp_path,
+        options={"model_path": str(folder)},
+    )
+    assert loader.loads[0].model_path == str(folder)

@@ -589,3 +589,25 @@ def test_availability_on_an_intel_mac(monkeypatch: pytest.MonkeyPatch, backend: 
     monkeypatch.setattr(sys, "platform", "darwin")
     monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     assert "Apple Silicon" in backend.availability().reason
+
+
+def test_download_env_makes_models_available_when_online(
+    monkeypatch: pytest.MonkeyPatch, backend: MfluxBackend
+) -> None:
+    info = model_info(entry_for("schnell"))  # type: ignore[arg-type]
+    monkeypatch.setenv("ARTHUR_GEN_MFLUX_DOWNLOAD", "1")
+    assert not backend.model_availability(info).ok  # still offline
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    availability = backend.model_availability(info)
+    assert availability.ok and "33.7 GB" in availability.reason
+
+
+def test_request_availability_sees_the_options(backend: MfluxBackend, tmp_path: Path, run: Run) -> None:
+    info = model_info(entry_for("schnell"))  # type: ignore[arg-type]
+    folder = tmp_path / "schnell-q8"
+    folder.mkdir()
+    local = ImageRequest(prompt="x", options={"model_path": str(folder)})
+    assert backend.request_availability(local, info).ok
+    plain = ImageRequest(prompt="x")
+    missing = backend.request_availability(plain, info)
+    assert not missing.ok and "hf download" in missing.reason
