@@ -79,6 +79,7 @@ class _Track:
     state: RemoteState
     progress_at: float | None = None
     progress0: float = 0.0
+    failures: int = 0
 
 
 _pool_lock = threading.Lock()
@@ -238,6 +239,7 @@ class _ReplicateBackend(RemoteBackend):
         with self._lock:
             track = self._seen.pop(remote_id, None) or _Track(first=now, state=status.state)
             track.state = status.state
+            track.failures = 0
             if not status.state.terminal:
                 self._seen[remote_id] = track
                 while len(self._seen) > 4096:
@@ -255,10 +257,14 @@ class _ReplicateBackend(RemoteBackend):
 
         return max(hint, rate_limit_floor(active))
 
-    def _last_state(self, remote_id: str) -> RemoteState:
+    def _transient(self, remote_id: str) -> tuple[RemoteState, int]:
+        """Note a failed read; return the last state seen and how many reads failed in a row."""
         with self._lock:
             track = self._seen.get(remote_id)
-        return track.state if track else RemoteState.QUEUED
+            if track is None:
+                return RemoteState.QUEUED, 0
+            track.failures += 1
+            return track.state, track.failures - 1
 
     def _upload(self, client: Client, path: str, ctx: RemoteContext) -> str:
         """A local input file as something Replicate accepts: a data: URI or an upload URL."""
@@ -316,7 +322,8 @@ class _ReplicateBackend(RemoteBackend):
         try:
             with call_options(cancel_after=cancel_after):
                 if version:
-                    prediction = client.predictions.create(version=version, input=inputs)
+                    # "owner/name:version": the API resolves the model from it
+                    prediction = client.predictions.create(version=ref, input=inputs)
                 else:
                     prediction = client.models.predictions.create(model=name, input=inputs)
         except ReplicateError as exc:
@@ -349,19 +356,15 @@ class _ReplicateBackend(RemoteBackend):
         return str(prediction.id)
 
     def _fetch(self, client: Client, remote_id: str) -> dict[str, Any]:
-        """The prediction as a dict, including statuses client 1.0.7 cannot parse (aborted)."""
-        from ._client import VALIDATION_ERRORS, raw_json
+        """The prediction's JSON, read through the official client (its auth, base URL and
+        retries) but not through its pydantic model, which rejects ``aborted`` (1.0.7) and
+        drops fields such as ``data_removed``."""
+        from ._client import raw_json
 
-        path_id = quote(remote_id, safe="")
-        try:
-            return dict(client.predictions.get(path_id).dict())
-        except VALIDATION_ERRORS:
-            data = raw_json(client, f"/v1/predictions/{path_id}")
-            if not isinstance(data, dict):
-                raise GenerationError(
-                    f"Replicate returned something unexpected for prediction {remote_id}"
-                ) from None
-            return data
+        data = raw_json(client, f"/v1/predictions/{quote(remote_id, safe='')}")
+        if not isinstance(data, dict) or "status" not in data:
+            raise GenerationError(f"Replicate returned something unexpected for prediction {remote_id}")
+        return data
 
     def poll(self, remote_id: str, model: ModelInfo, ctx: RemoteContext) -> RemoteStatus:
         """The prediction's status; transient read problems report "ask again later"."""
@@ -401,10 +404,12 @@ class _ReplicateBackend(RemoteBackend):
             remote_id,
             problem,
         )
+        state, failures = self._transient(remote_id)
+        backoff = min(10.0, 0.25 * 2**failures)
         return RemoteStatus(
-            state=self._last_state(remote_id),
+            state=state,
             metrics={"transient_error": problem},
-            poll_after_s=min(60.0, retry_after) if retry_after is not None else 2.0,
+            poll_after_s=min(60.0, retry_after) if retry_after is not None else backoff,
         )
 
     def cancel(self, remote_id: str, ctx: RemoteContext) -> None:
