@@ -40,11 +40,15 @@ if TYPE_CHECKING:
         RemoteStatus,
         VideoBackend,
     )
+    from ._cache_admin import CacheInfo, PruneResult, cache_info, prune_cache
     from ._config import cache_dir, config_path, data_dir
+    from ._dashboard import write_dashboard
+    from ._ledger import BudgetStatus, budget_status, cost_report, costs
     from ._models import Availability, Capability, Kind, ModelInfo, OptionSpec, Price, PriceBasis
     from ._money import Estimate
     from ._plugins import PluginWarning, get_plugins, load_plugins
     from ._requests import ImageRequest, VideoRequest
+    from ._rerun import request_from, rerun
     from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
     from ._runner import Plan
     from ._secrets import Secret
@@ -78,6 +82,8 @@ _LAZY = {
     "BackendUnavailableError": ".errors",
     "BillingError": ".errors",
     "BudgetExceededError": ".errors",
+    "BudgetStatus": "._ledger",
+    "CacheInfo": "._cache_admin",
     "Capability": "._models",
     "ConfigError": ".errors",
     "DownloadError": ".errors",
@@ -105,6 +111,7 @@ _LAZY = {
     "Price": "._models",
     "PriceBasis": "._models",
     "ProgressEvent": "._results",
+    "PruneResult": "._cache_admin",
     "RemoteBackend": "._backends",
     "RemoteContext": "._backends",
     "RemoteOutput": "._backends",
@@ -118,8 +125,12 @@ _LAZY = {
     "VideoRequest": "._requests",
     "agenerate_image": "._api",
     "agenerate_video": "._api",
+    "budget_status": "._ledger",
     "cache_dir": "._config",
+    "cache_info": "._cache_admin",
     "config_path": "._config",
+    "cost_report": "._ledger",
+    "costs": "._ledger",
     "data_dir": "._config",
     "estimate": "._api",
     "gather": "._api",
@@ -134,8 +145,12 @@ _LAZY = {
     "list_models": "._api",
     "load_plugins": "._plugins",
     "plan": "._api",
+    "prune_cache": "._cache_admin",
+    "request_from": "._rerun",
+    "rerun": "._rerun",
     "result_of": "._api",
     "resume": "._api",
+    "write_dashboard": "._dashboard",
 }
 
 __version__ = "0.1.0"
@@ -148,6 +163,8 @@ __all__ = [
     "BackendUnavailableError",
     "BillingError",
     "BudgetExceededError",
+    "BudgetStatus",
+    "CacheInfo",
     "Capability",
     "ConfigError",
     "DownloadError",
@@ -175,6 +192,7 @@ __all__ = [
     "Price",
     "PriceBasis",
     "ProgressEvent",
+    "PruneResult",
     "RemoteBackend",
     "RemoteContext",
     "RemoteOutput",
@@ -189,8 +207,12 @@ __all__ = [
     "__version__",
     "agenerate_image",
     "agenerate_video",
+    "budget_status",
     "cache_dir",
+    "cache_info",
     "config_path",
+    "cost_report",
+    "costs",
     "data_dir",
     "estimate",
     "gather",
@@ -205,8 +227,12 @@ __all__ = [
     "list_models",
     "load_plugins",
     "plan",
+    "prune_cache",
+    "request_from",
+    "rerun",
     "result_of",
     "resume",
+    "write_dashboard",
 ]
 
 
