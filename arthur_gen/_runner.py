@@ -508,10 +508,17 @@ def _submit(
         message = redact(f"{type(exc).__name__}: {exc}", ctx.key)
         _fail(store, row, "failed", message)
         raise GenerationError(f"{backend.id} refused the job: {message}") from None
-    _emit(opts, row.id, "submitted", message=remote_id)
-    return store.update(
+    # Store the remote id before anything else runs (the progress callback may raise
+    # KeyboardInterrupt); from here on an interrupt cancels the remote job.
+    row = store.update(
         row.id, state="submitted", remote_id=remote_id, submitted_at=time.time(), expect_owner=owner
     )
+    try:
+        _emit(opts, row.id, "submitted", message=remote_id)
+    except KeyboardInterrupt:
+        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)")
+        raise
+    return row
 
 
 def _cancel_remote(row: JobRow, backend: RemoteBackend, ctx: RemoteContext, why: str) -> None:
