@@ -239,7 +239,9 @@ class Children:
     def python(self, code: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
         return self.start([sys.executable, "-c", code], env)
 
-    def run(self, args: list[str], env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], env: Mapping[str, str], timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         proc = self.start(args, env)
         out, err = proc.communicate(timeout=timeout)
         return subprocess.CompletedProcess(args, proc.returncode, out, err)

@@ -155,9 +155,7 @@ def test_two_plugins_with_one_backend_id_is_an_error(
         arthur_gen.generate_image("x", backend="same")
 
 
-def test_plugins_load_lazily_and_once(
-    site_dir: Path, helpers: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_plugins_load_lazily_and_once(site_dir: Path, helpers: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from arthur_gen import _plugins
 
     install(helpers, site_dir, "arthur-gen-dummy")
@@ -180,9 +178,7 @@ def test_plugins_load_lazily_and_once(
     assert calls == [{"group": "arthur_gen"}]
 
 
-def test_backends_cli_lists_installed_dummy(
-    site_dir: Path, helpers: Any, children: Any, home: Path
-) -> None:
+def test_backends_cli_lists_installed_dummy(site_dir: Path, helpers: Any, children: Any, home: Path) -> None:
     install(helpers, site_dir, "arthur-gen-dummy")
     env = {k: v for k, v in os.environ.items() if k != "ARTHUR_GEN_LOAD_PLUGINS"}
     env.update(PYTHONPATH=str(site_dir), ARTHUR_GEN_HOME=str(home))

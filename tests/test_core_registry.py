@@ -40,7 +40,7 @@ def test_choose_backend_rules(provider: FakeProvider) -> None:
     with registered(FakePlugin(one)):
         assert choose_backend(Kind.IMAGE, None) is one
         with registered(FakePlugin(FakeImageBackend(backend_id="second"))):
-            with pytest.raises(UnknownModelError, match="several image backends.*fake-image, second"):
+            with pytest.raises(UnknownModelError, match=r"several image backends.*fake-image, second"):
                 choose_backend(Kind.IMAGE, None)
             assert choose_backend(Kind.IMAGE, "second").id == "second"
             arthur_gen._config.set_config_value("defaults.image_backend", "second")
@@ -78,7 +78,7 @@ def test_registering_a_non_backend_is_a_plugin_error() -> None:
         def register_image_backends(self, register: object) -> None:
             register(object())  # type: ignore[operator]
 
-    with registered(Bad()), pytest.raises(PluginError, match="not an arthur_gen.ImageBackend"):
+    with registered(Bad()), pytest.raises(PluginError, match=r"not an arthur_gen\.ImageBackend"):
         arthur_gen.list_backends()
 
 

@@ -67,9 +67,7 @@ aspects = st.one_of(
 )
 options = st.one_of(
     st.dictionaries(
-        st.one_of(
-            st.sampled_from(["style", "prompt_optimizer", "nope"]), st.text(max_size=8), st.integers()
-        ),
+        st.one_of(st.sampled_from(["style", "prompt_optimizer", "nope"]), st.text(max_size=8), st.integers()),
         st.one_of(st.sampled_from(["flat", "noisy", True, False]), junk),
         max_size=3,
     ),
@@ -352,7 +350,7 @@ def test_clear_messages_name_field_value_and_fix(image_backend: FakeImageBackend
         arthur_gen.generate_image("  ")
     with pytest.raises(InvalidRequestError, match="no such file"):
         arthur_gen.generate_image("a cat", image="/no/such/file.png")
-    with pytest.raises(InvalidRequestError, match="strength.*needs an input image"):
+    with pytest.raises(InvalidRequestError, match=r"strength.*needs an input image"):
         arthur_gen.generate_image("a cat", strength=0.5)
     assert image_backend.calls == []
 
@@ -360,7 +358,7 @@ def test_clear_messages_name_field_value_and_fix(image_backend: FakeImageBackend
 def test_video_messages(video_backend: FakeVideoBackend, provider: FakeProvider) -> None:
     with pytest.raises(InvalidRequestError, match=r"duration=4\.5 .*one of 3\.0, 6\.0 seconds"):
         arthur_gen.generate_video("waves", duration=4.5)
-    with pytest.raises(InvalidRequestError, match="aspect_ratio='4:3'.*'16:9', '1:1'"):
+    with pytest.raises(InvalidRequestError, match=r"aspect_ratio='4:3'.*'16:9', '1:1'"):
         arthur_gen.generate_video("waves", aspect_ratio="4:3")
     with pytest.raises(InvalidRequestError, match="takes no seed"):
         arthur_gen.generate_video("waves", seed=3)
