@@ -47,7 +47,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--step-s", type=float, default=0.02)
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--repeat", type=int, default=3, help="take the median of this many runs")
+    parser.add_argument("--repeat", type=int, default=5, help="take the median of this many runs")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="mflux-bench-"))

@@ -41,6 +41,7 @@ from ._catalog import (
     model_info,
 )
 from ._loader import Loader, LoadKey, WarmCache, cache_size_from_env, clear_mlx_cache
+from ._worker import MlxWorker
 
 __all__ = ["LINUX_INSTALL", "MAC_INSTALL", "MfluxBackend", "Plan", "plan_request"]
 
@@ -342,6 +343,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
         self._loader: Loader = loader or load_mflux_model
         self._real_loader = loader is None
         self._cache = WarmCache(cache_size if cache_size is not None else cache_size_from_env)
+        self._worker = MlxWorker(use_mlx_stream=loader is None)
         self._infos = tuple(model_info(entry) for entry in CATALOG)
         self._available: Availability | None = None
 
@@ -500,6 +502,23 @@ class MfluxBackend(LocalBackend, ImageBackend):
         error = self._weights_error(plan)
         if error is not None:
             raise error
+        path, loaded, generate_s = self._worker.run(
+            lambda: self._run_on_worker(plan, ctx), cancel=ctx.cancel_event
+        )
+        metadata = plan.metadata()
+        metadata["warm"] = not loaded
+        metadata["generate_s"] = round(generate_s, 3)
+        return [
+            LocalOutput(
+                path=path,
+                seed=plan.generate_kwargs["seed"],
+                media_type="image/png",
+                metadata=metadata,
+            )
+        ]
+
+    def _run_on_worker(self, plan: Plan, ctx: LocalContext) -> tuple[Path, bool, float]:
+        """Load (or reuse) the model, generate, save. Runs on the MLX worker thread."""
         slot, loaded = self._cache.get(plan.key, lambda: self._load(plan))
         ctx.check_cancelled()
         started = time.perf_counter()
@@ -524,18 +543,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
                 del slot
                 clear_mlx_cache()
         generate_s = time.perf_counter() - started
-        path = self._save(result, plan, ctx)
-        metadata = plan.metadata()
-        metadata["warm"] = not loaded
-        metadata["generate_s"] = round(generate_s, 3)
-        return [
-            LocalOutput(
-                path=path,
-                seed=plan.generate_kwargs["seed"],
-                media_type="image/png",
-                metadata=metadata,
-            )
-        ]
+        return self._save(result, plan, ctx), loaded, generate_s
 
     def _save(self, result: Any, plan: Plan, ctx: LocalContext) -> Path:
         ctx.workdir.mkdir(parents=True, exist_ok=True)
@@ -560,4 +568,4 @@ class MfluxBackend(LocalBackend, ImageBackend):
 
     def release(self) -> None:
         """Drop every warm model and return MLX's cached memory."""
-        self._cache.clear()
+        self._worker.run(self._cache.clear)

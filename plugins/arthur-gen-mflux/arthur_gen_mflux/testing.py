@@ -101,9 +101,11 @@ class FakeModel:
         self.step_s = step_s
         self.callbacks = _Registry()
         self.calls: list[dict[str, Any]] = []
+        self.threads: list[int] = []  # the thread each call ran on
 
     def generate_image(self, **kwargs: Any) -> FakeImage:
         self.calls.append(dict(kwargs))
+        self.threads.append(threading.get_ident())
         steps = int(kwargs["num_inference_steps"])
         strength = kwargs.get("image_strength")
         start = 0
@@ -151,6 +153,7 @@ class FakeLoader:
         self.step_s = step_s
         self.loads: list[LoadKey] = []
         self.models: list[FakeModel] = []
+        self.threads: list[int] = []  # the thread each load ran on
         self.fail: BaseException | None = None
         self._lock = threading.Lock()
 
@@ -164,6 +167,7 @@ class FakeLoader:
         with self._lock:
             self.loads.append(key)
             self.models.append(model)
+            self.threads.append(threading.get_ident())
         return model
 
     @property

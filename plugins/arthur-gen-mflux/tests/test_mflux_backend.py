@@ -611,3 +611,50 @@ def test_request_availability_sees_the_options(backend: MfluxBackend, tmp_path: 
     plain = ImageRequest(prompt="x")
     missing = backend.request_availability(plain, info)
     assert not missing.ok and "hf download" in missing.reason
+
+
+# -- one MLX thread ----------------------------------------------------------------------------
+
+
+def test_loads_and_generations_share_one_worker_thread(
+    backend: MfluxBackend, loader: FakeLoader, ctx_factory: Callable[..., LocalContext], weights: Path
+) -> None:
+    """MLX streams are thread-local: a warm model must be used on the thread that loaded it."""
+    info = model_info(entry_for("schnell"))  # type: ignore[arg-type]
+
+    def call(seed: int) -> None:
+        backend.generate(ImageRequest(prompt="x", seed=seed), info, ctx_factory())
+
+    call(0)
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(1, 4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (worker,) = set(loader.threads) | set(loader.models[0].threads)
+    assert worker != threading.get_ident()
+    assert len(loader.models[0].calls) == 4
+
+
+def test_ctrl_c_while_waiting_cancels_the_job(
+    backend: MfluxBackend, loader: FakeLoader, ctx_factory: Callable[..., LocalContext], weights: Path
+) -> None:
+    import _thread
+
+    loader.step_s = 0.02
+    info = model_info(entry_for("dev"))  # type: ignore[arg-type]
+    cancel = threading.Event()
+    steps: list[int] = []
+    timer = threading.Timer(0.1, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            backend.generate(
+                ImageRequest(prompt="x", seed=1),
+                info,
+                ctx_factory(cancel_event=cancel, on_step=lambda s, t: steps.append(s)),
+            )
+    finally:
+        timer.cancel()
+    assert cancel.is_set()
+    assert 0 < steps[-1] < 25  # the worker stopped between steps, not at the end

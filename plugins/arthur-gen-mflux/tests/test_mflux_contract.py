@@ -372,3 +372,36 @@ def test_real_backend_turns_load_failures_into_generation_errors(tmp_path: Path)
     with pytest.raises(GenerationError, match="No safetensors"):
         backend.generate(request, info, ctx)
     assert backend.warm_models() == []
+
+
+def test_mlx_worker_keeps_models_on_one_thread_and_stream() -> None:
+    """Weights made on the worker are used on the worker, under its own stream, whichever
+    thread asks (MLX streams are thread-local since 0.31.2)."""
+    import mlx.core as mx
+    from arthur_gen_mflux._worker import MlxWorker
+    from mlx import nn
+
+    worker = MlxWorker(use_mlx_stream=True)
+    layer = worker.run(lambda: nn.Linear(4, 2))
+    worker.run(lambda: mx.eval(layer.parameters()))
+    streams: list[Any] = []
+    results: list[Any] = []
+
+    def use() -> None:
+        def forward() -> Any:
+            streams.append(mx.default_stream(mx.default_device()))
+            out = layer(mx.ones((1, 4)))
+            mx.eval(out)
+            return out.shape
+
+        results.append(worker.run(forward))
+
+    callers = [threading.Thread(target=use) for _ in range(3)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert results == [(1, 2)] * 3
+    assert len(worker.thread_ids) == 1
+    assert len({str(s) for s in streams}) == 1
+    assert streams[0] != mx.default_stream(mx.default_device())  # not the caller's stream
