@@ -30,7 +30,7 @@ from ._backends import (
     RemoteState,
     RemoteStatus,
 )
-from ._cache import keep_blob, valid_blob
+from ._cache import blob_path, keep_blob, valid_blob
 from ._config import Settings, load_settings, resolve_key
 from ._hashing import input_digest, request_key
 from ._models import Kind, ModelInfo
@@ -690,6 +690,9 @@ def _from_cache(plan: Plan, opts: RunOptions, settings: Settings, store: Store) 
     ):
         blobs = [valid_blob(o["sha256"]) for o in source.outputs]
         if not source.outputs or any(b is None for b in blobs):
+            for output, blob in zip(source.outputs, blobs, strict=True):
+                if blob is None:  # changed on disk: drop it so the fresh run stores a good copy
+                    blob_path(output["sha256"]).unlink(missing_ok=True)
             continue
         now = time.time()
         job_id = new_job_id()
