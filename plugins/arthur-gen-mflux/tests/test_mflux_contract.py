@@ -379,8 +379,8 @@ def test_mlx_worker_keeps_models_on_one_thread_and_stream() -> None:
     thread asks (MLX streams are thread-local since 0.31.2)."""
     import mlx.core as mx
     from arthur_gen_mflux._worker import MlxWorker
-    from mlx import nn
 
+    nn: Any = importlib.import_module("mlx.nn")
     worker = MlxWorker(use_mlx_stream=True)
     layer = worker.run(lambda: nn.Linear(4, 2))
     worker.run(lambda: mx.eval(layer.parameters()))
