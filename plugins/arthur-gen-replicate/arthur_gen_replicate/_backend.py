@@ -52,6 +52,7 @@ from ._inputs import (
     split_ref,
 )
 from ._status import status_of
+from ._urls import resolve_base_url
 
 if TYPE_CHECKING:
     from replicate.client import Client
@@ -160,6 +161,7 @@ class _ReplicateBackend(RemoteBackend):
         return split_ref(replicate_ref(model))[1] or ""
 
     def validate(self, request: Request, model: ModelInfo) -> None:
+        resolve_base_url()  # a bad REPLICATE_BASE_URL fails before anything is planned
         for field, value in request.input_files().items():
             if not is_url(value) and os.path.getsize(value) > _MAX_UPLOAD_BYTES:
                 raise InvalidRequestError(
@@ -216,8 +218,6 @@ class _ReplicateBackend(RemoteBackend):
     # ----------------------------------------------------------------- plumbing
 
     def _client(self, ctx: RemoteContext) -> tuple[Client, str]:
-        from ._client import resolve_base_url
-
         if ctx.key is None or not ctx.key.reveal():
             raise NeedsKeyError(f"Replicate needs an API token: {self.key_help}")
         base_url = resolve_base_url()
@@ -450,7 +450,6 @@ class _ReplicateBackend(RemoteBackend):
         )
 
     def download(self, output: RemoteOutput, dest: BinaryIO, ctx: RemoteContext) -> None:
-        from ._client import resolve_base_url
         from ._download import download
 
         deadline = time.monotonic() + max(ctx.timeout_s, 1.0)

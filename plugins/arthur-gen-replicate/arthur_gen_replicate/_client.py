@@ -21,10 +21,8 @@ import contextlib
 import contextvars
 import email.utils
 import hashlib
-import ipaddress
 import logging
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -32,7 +30,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from replicate.client import Client
@@ -48,11 +45,12 @@ from arthur_gen.errors import (
     ArthurGenError,
     AuthenticationError,
     BillingError,
-    ConfigError,
     GenerationError,
     InvalidRequestError,
     UnknownModelError,
 )
+
+from ._urls import DEFAULT_BASE_URL, is_loopback_host, resolve_base_url
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -71,7 +69,6 @@ __all__ = [
 
 log = logging.getLogger("arthur_gen_replicate")
 
-DEFAULT_BASE_URL = "https://api.replicate.com"
 BILLING_URL = "https://replicate.com/account/billing"
 TOKENS_URL = "https://replicate.com/account/api-tokens"
 
@@ -228,40 +225,6 @@ def rate_limit_floor(active_jobs: int) -> float:
 def _is_create(path: str) -> bool:
     return path == "/v1/predictions" or (
         path.startswith(("/v1/models/", "/v1/deployments/")) and path.endswith("/predictions")
-    )
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """127.0.0.0/8, ::1 and ``localhost``."""
-    if not host:
-        return False
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def resolve_base_url() -> str:
-    """The API's base URL: ``REPLICATE_BASE_URL`` (read now) or ``https://api.replicate.com``.
-
-    Plain ``http`` is accepted only for loopback addresses (the local emulator), so the token
-    never crosses a network in clear text.
-    """
-    url = (os.environ.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
-    if url.endswith("/v1"):
-        url = url[:-3]
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and is_loopback_host(parts.hostname):
-        return url
-    raise ConfigError(
-        f"REPLICATE_BASE_URL={url!r} cannot be used: it must be an https:// URL (plain http:// "
-        "only for a loopback address such as the local emulator); unset it to use "
-        f"{DEFAULT_BASE_URL}"
     )
 
 

@@ -27,7 +27,7 @@ import httpx
 from arthur_gen._secrets import Secret, redact
 from arthur_gen.errors import DownloadError
 
-from ._client import is_loopback_host
+from ._urls import is_loopback_host
 
 __all__ = ["DEFAULT_MAX_BYTES", "download"]
 
