@@ -273,9 +273,25 @@ def drive_job(
             else:
                 assert isinstance(backend, RemoteBackend)
                 row = _drive_remote(row, backend, model, request, key, opts)
+    except Exception as exc:
+        clean = _scrubbed(exc, key)
+        if clean is exc:
+            raise
+        raise clean from None
     finally:
         store.release(row.id, owner)
     return result_from_row(store.get(row.id) or row)
+
+
+def _scrubbed(exc: Exception, key: Secret | None) -> Exception:
+    """``exc`` with the key blanked out of its message (plugins' errors may quote it)."""
+    secret = key.reveal() if key is not None else ""
+    if not secret or (secret not in str(exc) and secret not in repr(exc)):
+        return exc
+    if isinstance(exc, ArthurGenError):
+        exc.args = tuple(redact(a, key) if isinstance(a, str) else a for a in exc.args)
+        return exc
+    return GenerationError(redact(f"{type(exc).__name__}: {exc}", key))
 
 
 def _fail(store: Store, row: JobRow, state: str, error: str, **values: Any) -> None:
@@ -673,7 +689,9 @@ def _download_one(
         except (DownloadError, OSError) as exc:
             tmp.unlink(missing_ok=True)
             last_error = exc
-            log.warning("job %s: download attempt %d failed: %s", row.id, attempt + 1, exc)
+            log.warning(
+                "job %s: download attempt %d failed: %s", row.id, attempt + 1, redact(str(exc), ctx.key)
+            )
             time.sleep(min(0.5 * 2**attempt, max(0.0, deadline - time.monotonic())))
         except Exception:
             tmp.unlink(missing_ok=True)
