@@ -91,7 +91,7 @@ class KeyedVideoBackend(FakeVideoBackend):
 
     ``fail_with`` makes a stage fail with a message that contains the key, as careless
     provider clients do: ``"submit"``, ``"submit-auth"``, ``"poll-status"``, ``"poll-raise"``,
-    ``"poll-auth"``.
+    ``"poll-auth"``, ``"poll-flaky"`` (once, then fine), ``"download-flaky"`` (once).
     """
 
     id: ClassVar[str] = "keyed-video"
@@ -103,6 +103,7 @@ class KeyedVideoBackend(FakeVideoBackend):
         super().__init__(provider)
         self.fail_with = fail_with
         self.submit_calls = 0
+        self.download_failures = 0
         self.keys_seen: list[str] = []
 
     def submit(self, request: Any, model: ModelInfo, ctx: RemoteContext) -> str:
@@ -129,7 +130,19 @@ class KeyedVideoBackend(FakeVideoBackend):
             raise RuntimeError(f"connection to https://user:{secret}@fake.invalid reset")
         if self.fail_with == "poll-auth":
             raise AuthenticationError(f"token {secret} was revoked")
+        if self.fail_with == "poll-flaky" and not self.polls:
+            self.polls += 1
+            raise OSError(f"reset talking to https://{secret}@fake.invalid")
         return super().poll(remote_id, model, ctx)
+
+    def download(self, output: Any, dest: Any, ctx: RemoteContext) -> None:
+        from arthur_gen.errors import DownloadError
+
+        assert ctx.key is not None
+        if self.fail_with == "download-flaky" and not self.download_failures:
+            self.download_failures += 1
+            raise DownloadError(f"GET ?token={ctx.key.reveal()} returned 502")
+        super().download(output, dest, ctx)
 
 
 @pytest.fixture
