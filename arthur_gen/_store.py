@@ -65,6 +65,10 @@ CREATE INDEX IF NOT EXISTS jobs_hash_state ON jobs (request_hash, state);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 CREATE INDEX IF NOT EXISTS jobs_cache ON jobs (cache_key) WHERE cache_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_ledger_time ON jobs
+    (created_at, state, cost_source, cost_usd, estimate_usd, saved_usd, submit_count);
+CREATE INDEX IF NOT EXISTS jobs_ledger_model ON jobs
+    (backend, model, kind, created_at, state, cost_source, cost_usd, estimate_usd, saved_usd, submit_count);
 CREATE TABLE IF NOT EXISTS outputs (
     sha256 TEXT NOT NULL,
     job_id TEXT NOT NULL,
