@@ -10,6 +10,7 @@ their estimate, exactly as the budget check counts them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import time
@@ -37,30 +38,42 @@ GROUPS = ("day", "month", "backend", "model", "kind")
 When = float | int | str | dt.date | dt.datetime | None
 
 _ACTIVE = "(" + ",".join(f"'{s}'" for s in ACTIVE_STATES) + ")"
+_FINAL = "('saved', 'failed', 'canceled')"
 
-# One pass over the jobs, grouped at the finest grain any report needs; every report is
-# then summed in Python from these few hundred rows (a single scan, however many groupings).
-_BASE_SQL = f"""
-SELECT date(created_at, 'unixepoch', 'localtime') AS day, backend, model, kind,
-    COUNT(*),
-    SUM(state = 'saved'),
-    SUM(cost_source = 'cache'),
-    SUM(state IN ('failed', 'canceled')),
-    SUM(state IN {_ACTIVE}),
-    COALESCE(SUM(cost_usd), 0),
-    COALESCE(SUM(CASE WHEN cost_source = 'estimate' THEN cost_usd ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN cost_usd IS NULL AND state IN {_ACTIVE}
-        THEN COALESCE(estimate_usd, 0) ELSE 0 END), 0),
-    COALESCE(SUM(saved_usd), 0),
-    SUM(cost_usd IS NULL AND state NOT IN {_ACTIVE}
+# The sums every report is made of. Jobs in flight are the rest (neither saved nor failed).
+# Cheap expressions only, and CASE tests ordered so that the usual row leaves at once.
+_AGG = f"""COUNT(*),
+    TOTAL(state = 'saved'),
+    TOTAL(cost_source = 'cache'),
+    TOTAL(state IN ('failed', 'canceled')),
+    TOTAL(cost_usd),
+    TOTAL(CASE WHEN cost_source = 'estimate' THEN cost_usd END),
+    TOTAL(CASE WHEN cost_usd IS NULL AND state NOT IN {_FINAL} THEN estimate_usd END),
+    TOTAL(saved_usd),
+    TOTAL(CASE WHEN cost_usd IS NULL AND state IN {_FINAL}
         AND (state = 'saved' OR submit_count > 0)
-        AND (estimate_usd IS NULL OR estimate_usd > 0)),
+        AND (estimate_usd IS NULL OR estimate_usd > 0) THEN 1 END),
     MIN(created_at),
-    MAX(created_at)
-FROM jobs
-WHERE created_at >= ? AND created_at < ?
-GROUP BY day, backend, model, kind
+    MAX(created_at)"""
+
+# Per local day: one range search per day on the covering index jobs_ledger_time (days are
+# computed in Python, so no per-row date arithmetic and no sort).
+_DAYS_SQL = f"""
+SELECT json_extract(d.value, '$[0]'),
+    (SELECT json_array({_AGG}) FROM jobs
+     WHERE created_at >= json_extract(d.value, '$[1]') AND created_at < json_extract(d.value, '$[2]'))
+FROM json_each(?) AS d
 """
+
+# Per backend, model and kind: one scan of the covering index jobs_ledger_model, already in
+# group order ("+created_at" keeps the planner off the plain time index, which needs a sort).
+_COMBOS_SQL = f"""
+SELECT backend, model, kind, {_AGG}
+FROM jobs WHERE +created_at >= ? AND +created_at < ?
+GROUP BY backend, model, kind
+"""
+
+_SPAN_SQL = "SELECT MIN(created_at), MAX(created_at) FROM jobs WHERE created_at >= ? AND created_at < ?"
 
 _COUNTS = ("jobs", "generations", "cache_hits", "failed", "in_flight")
 _MONEY = ("cost_usd", "estimated_usd", "reserved_usd", "cache_saved_usd")
@@ -96,15 +109,6 @@ class _Sums:
             data[name] = round(getattr(self, name), 6)
         data["unknown_cost"] = self.unknown_cost
         return data
-
-
-@attrs.frozen
-class _Base:
-    day: str
-    backend: str
-    model: str
-    kind: str
-    sums: _Sums
 
 
 def _parse_text(text: str, *, end: bool) -> float:
@@ -170,39 +174,82 @@ def _bounds(since: When, until: When) -> tuple[float, float]:
     return (lo if lo is not None else float("-inf"), hi if hi is not None else float("inf"))
 
 
-def _base_rows(since: When, until: When) -> list[_Base]:
-    lo, hi = _bounds(since, until)
+def _sums(values: Sequence[Any]) -> _Sums:
+    jobs, saved, cached, failed = (int(v or 0) for v in values[:4])
+    return _Sums(
+        jobs=jobs,
+        generations=saved,
+        cache_hits=cached,
+        failed=failed,
+        in_flight=jobs - saved - failed,
+        cost_usd=float(values[4] or 0),
+        estimated_usd=float(values[5] or 0),
+        reserved_usd=float(values[6] or 0),
+        cache_saved_usd=float(values[7] or 0),
+        unknown_cost=int(values[8] or 0),
+        first=values[9],
+        last=values[10],
+    )
+
+
+def _finite(lo: float, hi: float) -> tuple[float, float]:
     # SQLite takes no infinities as parameters on every build; use wide finite bounds.
-    params = (max(lo, -1e18), min(hi, 1e18))
-    rows = []
-    for values in get_store().rows(_BASE_SQL, params):
-        day, backend, model, kind = values[:4]
-        numbers = values[4:]
-        sums = _Sums(
-            jobs=int(numbers[0]),
-            generations=int(numbers[1] or 0),
-            cache_hits=int(numbers[2] or 0),
-            failed=int(numbers[3] or 0),
-            in_flight=int(numbers[4] or 0),
-            cost_usd=float(numbers[5]),
-            estimated_usd=float(numbers[6]),
-            reserved_usd=float(numbers[7]),
-            cache_saved_usd=float(numbers[8]),
-            unknown_cost=int(numbers[9] or 0),
-            first=numbers[10],
-            last=numbers[11],
-        )
-        rows.append(_Base(day=day, backend=backend, model=model, kind=kind, sums=sums))
-    return rows
+    return max(lo, -1e18), min(hi, 1e18)
 
 
-_KEYS: dict[str, Callable[[_Base], tuple[str, ...]]] = {
-    "day": lambda b: (b.day,),
-    "month": lambda b: (b.day[:7],),
-    "backend": lambda b: (b.backend,),
-    "model": lambda b: (b.backend, b.model),
-    "kind": lambda b: (b.kind,),
-    "backend_kind": lambda b: (b.backend, b.kind),
+def _day_rows(lo: float, hi: float) -> list[tuple[str, _Sums]]:
+    store = get_store()
+    first, last = store.rows(_SPAN_SQL, _finite(lo, hi))[0]
+    if first is None:
+        return []
+    days = []
+    day, end = dt.date.fromtimestamp(first), dt.date.fromtimestamp(last)
+    while day <= end:
+        following = day + dt.timedelta(days=1)
+        start, stop = time.mktime(day.timetuple()), time.mktime(following.timetuple())
+        days.append([day.isoformat(), max(start, lo), min(stop, hi)])
+        day = following
+    out = []
+    for name, packed in store.rows(_DAYS_SQL, (json.dumps(days),)):
+        sums = _sums(json.loads(packed))
+        if sums.jobs:
+            out.append((str(name), sums))
+    return out
+
+
+def _combo_rows(lo: float, hi: float) -> list[tuple[tuple[str, str, str], _Sums]]:
+    return [
+        ((str(v[0]), str(v[1]), str(v[2])), _sums(v[3:]))
+        for v in get_store().rows(_COMBOS_SQL, _finite(lo, hi))
+    ]
+
+
+@attrs.frozen
+class _Base:
+    """The two groupings every report is summed from (days; backend, model and kind)."""
+
+    days: list[tuple[str, _Sums]]
+    combos: list[tuple[tuple[str, str, str], _Sums]]
+
+    def keyed(self, group_by: str) -> Iterable[tuple[tuple[str, ...], _Sums]]:
+        if group_by == "day":
+            return (((d,), s) for d, s in self.days)
+        if group_by == "month":
+            return (((d[:7],), s) for d, s in self.days)
+        pick = _COMBO_KEYS[group_by]
+        return ((pick(c), s) for c, s in self.combos)
+
+
+def _base_rows(since: When, until: When) -> _Base:
+    lo, hi = _bounds(since, until)
+    return _Base(days=_day_rows(lo, hi), combos=_combo_rows(lo, hi))
+
+
+_COMBO_KEYS: dict[str, Callable[[tuple[str, str, str]], tuple[str, ...]]] = {
+    "backend": lambda c: (c[0],),
+    "model": lambda c: (c[0], c[1]),
+    "kind": lambda c: (c[2],),
+    "backend_kind": lambda c: (c[0], c[2]),
 }
 _KEY_NAMES = {
     "day": ("day",),
@@ -214,18 +261,16 @@ _KEY_NAMES = {
 }
 
 
-def _group(base: Iterable[_Base], group_by: str) -> list[dict[str, Any]]:
-    if group_by not in _KEYS:
+def _group(base: _Base, group_by: str) -> list[dict[str, Any]]:
+    if group_by not in _KEY_NAMES:
         raise InvalidRequestError(
             f"group_by={group_by!r} is not valid: one of {', '.join(GROUPS)}", field="group_by"
         )
-    key_of = _KEYS[group_by]
     groups: dict[tuple[str, ...], _Sums] = {}
-    for row in base:
-        key = key_of(row)
+    for key, sums in base.keyed(group_by):
         if key not in groups:
             groups[key] = _Sums()
-        groups[key].add(row.sums)
+        groups[key].add(sums)
     names = _KEY_NAMES[group_by]
     out = []
     for key, sums in groups.items():
@@ -239,10 +284,10 @@ def _group(base: Iterable[_Base], group_by: str) -> list[dict[str, Any]]:
     return out
 
 
-def _totals(base: Iterable[_Base]) -> dict[str, Any]:
+def _totals(base: _Base) -> dict[str, Any]:
     total = _Sums()
-    for row in base:
-        total.add(row.sums)
+    for _, sums in base.days:
+        total.add(sums)
     data = total.to_dict()
     data["first_job_at"] = total.first
     data["last_job_at"] = total.last
