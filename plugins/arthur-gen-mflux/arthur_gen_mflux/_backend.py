@@ -7,6 +7,7 @@ import importlib.metadata
 import importlib.util
 import math
 import platform
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -15,9 +16,16 @@ from typing import Any, ClassVar
 
 import attrs
 
-from arthur_gen._backends import ImageBackend, LocalBackend, LocalContext, LocalOutput, Request
-from arthur_gen._models import Availability, ModelInfo
-from arthur_gen._requests import ImageRequest, is_url
+from arthur_gen import (
+    Availability,
+    ImageBackend,
+    ImageRequest,
+    LocalBackend,
+    LocalContext,
+    LocalOutput,
+    ModelInfo,
+    VideoRequest,
+)
 from arthur_gen.errors import (
     BackendUnavailableError,
     GenerationError,
@@ -42,6 +50,9 @@ from ._catalog import (
 )
 from ._loader import Loader, LoadKey, WarmCache, cache_size_from_env, clear_mlx_cache
 from ._worker import MlxWorker
+
+Request = ImageRequest | VideoRequest
+_URL = re.compile(r"^(https?://|data:)", re.IGNORECASE)
 
 __all__ = ["LINUX_INSTALL", "MAC_INSTALL", "MfluxBackend", "Plan", "plan_request"]
 
@@ -242,7 +253,7 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
     if not isinstance(download, bool):
         raise _bad(entry, "options.download", download, "must be true or false")
 
-    if request.image is not None and is_url(request.image):
+    if request.image is not None and _URL.match(request.image):
         raise _bad(
             entry,
             "image",

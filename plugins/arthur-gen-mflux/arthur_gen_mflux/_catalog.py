@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from arthur_gen._models import Capability, Kind, ModelInfo, OptionSpec, Price
+from arthur_gen import Capability, Kind, ModelInfo, OptionSpec, Price
 
 __all__ = [
     "ASPECT_RATIOS",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from arthur_gen._backends import LocalContext
+from arthur_gen import LocalContext
 
 __all__ = ["StepBridge"]
 
