@@ -160,7 +160,7 @@ def _hbars(items: Sequence[tuple[str, str, float, str, str]], *, width: int = 54
     """Horizontal bars: (label, sublabel, value, value text, colour)."""
     if not items:
         return _empty_svg(width, 90, empty)
-    row_h, label_w, value_w = 38, 190, 150
+    row_h, label_w, value_w = 38, 236, 104
     height = row_h * len(items) + 6
     bar_space = width - label_w - value_w
     peak = max(v for _, _, v, _, _ in items) or 1.0
@@ -169,13 +169,13 @@ def _hbars(items: Sequence[tuple[str, str, float, str, str]], *, width: int = 54
     ]
     for i, (label, sub, value, text, colour) in enumerate(items):
         y = 4 + i * row_h
-        bar = max(2.0, bar_space * value / peak) if value > 0 else 0.0
-        short = label if len(label) <= 26 else label[:25] + "…"
+        bar = max(2.0, (bar_space - 12) * value / peak) if value > 0 else 0.0
+        short = label if len(label) <= 34 else label[:33] + "…"
         parts.append(f"<g><title>{_e(label)} {_e(sub)}: {_e(text)}</title>")
         parts.append(f'<text x="0" y="{y + 15}" class="label">{_e(short)}</text>')
         parts.append(f'<text x="0" y="{y + 30}" class="sub">{_e(sub)}</text>')
         parts.append(
-            f'<rect x="{label_w}" y="{y + 6}" width="{bar_space}" height="20" fill="#f1f5f9" rx="3"/>'
+            f'<rect x="{label_w}" y="{y + 6}" width="{bar_space - 12}" height="20" fill="#f1f5f9" rx="3"/>'
         )
         if bar:
             parts.append(

@@ -12,6 +12,7 @@ recording one job (inserting the planned row, then updating it to saved with its
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import random
@@ -131,14 +132,18 @@ def _job_rows(count: int, days: int, seed: int = 1) -> list[tuple[Any, ...]]:
     return rows
 
 
-def fill_store(home: Path, jobs: int, days: int) -> tuple[float, float]:
+def fill_store(home: Path, jobs: int, days: int, today: int = 0) -> tuple[float, float]:
     """Create ``home``'s store and bulk-insert ``jobs`` jobs (one transaction, executemany).
 
-    Returns the seconds taken to make the rows and to insert them.
+    ``today`` more jobs are made in the hours of today so far. Returns the seconds taken to
+    make the rows and to insert them.
     """
     store = Store(home / "data" / "jobs.db")
     started = time.perf_counter()
     rows = _job_rows(jobs, days)
+    if today:
+        midnight = time.mktime(datetime.date.today().timetuple())
+        rows += [r for r in _job_rows(today * 20, 1, seed=2) if r[1] >= midnight][:today]
     made = time.perf_counter()
     with store.transaction() as db:
         db.executemany(_INSERT, rows)
@@ -208,14 +213,14 @@ def time_record(home: Path, runs: int) -> list[float]:
     return times
 
 
-def sample_dashboard(png: Path, jobs: int = 1800, days: int = 90) -> None:
+def sample_dashboard(png: Path, jobs: int = 1800, days: int = 90, height: int = 1000) -> None:
     """Realistic sample data for one busy user, rendered and screenshot with headless Chromium."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if chromium is None:
         raise SystemExit("needs chromium (Debian: apt-get install chromium)")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp, "home")
-        fill_store(home, jobs, days)
+        fill_store(home, jobs, days, today=12)
         (home / "config.toml").write_text("[budget]\nper_day = 15.0\nper_month = 150.0\n")
         html = Path(tmp, "dashboard.html")
         env = dict(os.environ, ARTHUR_GEN_HOME=str(home), ARTHUR_GEN_LOAD_PLUGINS="")
@@ -235,7 +240,7 @@ def sample_dashboard(png: Path, jobs: int = 1800, days: int = 90) -> None:
                 "--hide-scrollbars",
                 f"--user-data-dir={Path(tmp, 'profile')}",
                 f"--screenshot={png.absolute()}",
-                "--window-size=1280,1000",
+                f"--window-size=1280,{height}",
                 html.absolute().as_uri(),
             ],
             check=True,
@@ -254,9 +259,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs of `arthur-gen costs --json`")
     parser.add_argument("--record-runs", type=int, default=500)
     parser.add_argument("--sample-dashboard", metavar="PNG", help="write the docs' dashboard picture")
+    parser.add_argument("--height", type=int, default=1000, help="window height of the picture")
     args = parser.parse_args()
     if args.sample_dashboard:
-        sample_dashboard(Path(args.sample_dashboard))
+        sample_dashboard(Path(args.sample_dashboard), height=args.height)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
