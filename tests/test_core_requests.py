@@ -178,7 +178,7 @@ valid_common = {
     "options": st.dictionaries(st.text(max_size=8), json_values, max_size=4),
 }
 valid_prompts = st.text(min_size=1, max_size=60).filter(lambda s: s.strip() and "\x00" not in s)
-sizes = st.one_of(
+sizes: st.SearchStrategy[dict[str, Any]] = st.one_of(
     st.fixed_dictionaries({"width": st.integers(16, 16384), "height": st.integers(16, 16384)}),
     st.fixed_dictionaries({"aspect_ratio": st.from_regex(r"\A[1-9][0-9]{0,3}:[1-9][0-9]{0,3}\Z")}),
     st.just({}),
@@ -188,7 +188,7 @@ sizes = st.one_of(
 @st.composite
 def valid_requests(draw: st.DrawFn) -> ImageRequest | VideoRequest:
     kind = draw(st.sampled_from([Kind.IMAGE, Kind.VIDEO]))
-    fields = draw(st.fixed_dictionaries({"prompt": valid_prompts}, optional=valid_common))
+    fields: dict[str, Any] = draw(st.fixed_dictionaries({"prompt": valid_prompts}, optional=valid_common))
     fields.update(draw(sizes))
     if kind is Kind.IMAGE:
         fields.update(draw(st.fixed_dictionaries({}, optional={"image": st.just("https://x.test/a.png")})))
