@@ -352,7 +352,6 @@ class MfluxBackend(LocalBackend, ImageBackend):
         from ._loader import load_mflux_model
 
         self._loader: Loader = loader or load_mflux_model
-        self._real_loader = loader is None
         self._cache = WarmCache(cache_size if cache_size is not None else cache_size_from_env)
         self._worker = MlxWorker(use_mlx_stream=loader is None)
         self._infos = tuple(model_info(entry) for entry in CATALOG)
