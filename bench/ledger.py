@@ -86,7 +86,8 @@ def _job_rows(count: int, days: int, seed: int = 1) -> list[tuple[Any, ...]]:
             request["duration"] = 5.0
         rhash = uuid.uuid4().hex + uuid.uuid4().hex
         roll = rng.random()
-        state, cost, source, saved, cached_from, submits = "saved", price, "metrics", 0.0, None, 1
+        state, cost, saved, cached_from, submits = "saved", price, 0.0, None, 1
+        source: str | None = "metrics"
         if price == 0.0:
             source, submits = "free", 0
         elif price is None:

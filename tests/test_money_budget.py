@@ -130,7 +130,7 @@ def test_per_call_and_per_day_limits_refuse_before_submitting(
     assert "$1.0000 of the per-day budget of $1.00" in str(info.value)
     monkeypatch.setenv("ARTHUR_GEN_BUDGET_PER_DAY", "100")
     monkeypatch.setenv("ARTHUR_GEN_BUDGET_PER_MONTH", "1.2")
-    with pytest.raises(BudgetExceededError, match="per-month budget of \\$1.20"):
+    with pytest.raises(BudgetExceededError, match=r"per-month budget of \$1\.20"):
         arthur_gen.generate_video("third")
     assert fakes.provider.submits == 2
     code = _cli.main(["video", "third"])

@@ -23,12 +23,19 @@ from arthur_gen._hashing import request_key
 from arthur_gen._models import ModelInfo
 from arthur_gen._requests import ImageRequest, VideoRequest, request_from_dict
 from arthur_gen._store import get_store
-from arthur_gen.testing import FakeImageBackend, FakePlugin, FakeProvider, FakeVideoBackend, png_bytes, registered
+from arthur_gen.testing import (
+    FakeImageBackend,
+    FakePlugin,
+    FakeProvider,
+    FakeVideoBackend,
+    png_bytes,
+    registered,
+)
 
 # -- the key ------------------------------------------------------------------------------
 
 _text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=40
 ).filter(lambda s: s.strip() != "")
 _seeds = st.integers(min_value=0, max_value=2**63 - 1)
 _option_values = st.one_of(st.booleans(), st.integers(-1000, 1000), st.text(max_size=8))
@@ -158,7 +165,9 @@ def test_a_seeded_repeat_is_answered_from_the_cache_at_no_cost(
     assert fakes.provider.submits == 3
 
 
-def test_cache_false_and_no_cache_bypass_it(fakes: SimpleNamespace, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cache_false_and_no_cache_bypass_it(
+    fakes: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
     arthur_gen.generate_video("rain", seed=1)
     again = arthur_gen.generate_video("rain", seed=1, cache=False)
     assert not again.cached and again.cost_usd == 0.5 and fakes.provider.submits == 2
@@ -216,9 +225,11 @@ def test_cache_info_and_prune(fakes: SimpleNamespace, capsys: pytest.CaptureFixt
     info = arthur_gen.cache_info()
     sizes = {_blob_of(r): _blob_of(r).stat().st_size for r in results}
     assert info.entries == 5 and info.hits == 2 and info.saved_usd == 1.0
-    assert info.bytes == sum(sizes.values()) + blob_path(
-        arthur_gen.history(backend="fake-image")[0].outputs[0]["sha256"]
-    ).stat().st_size
+    assert (
+        info.bytes
+        == sum(sizes.values())
+        + blob_path(arthur_gen.history(backend="fake-image")[0].outputs[0]["sha256"]).stat().st_size
+    )
 
     code, out, _ = _cli_run(capsys, "cache", "info")
     assert code == 0 and "entries: 5" in out and "hits: 2" in out and "saved: $1.00" in out

@@ -15,7 +15,14 @@ import arthur_gen
 from arthur_gen import InvalidRequestError, JobNotFoundError, Kind, _cli
 from arthur_gen._models import ModelInfo
 from arthur_gen._pngmeta import read_png_metadata
-from arthur_gen.testing import FakeImageBackend, FakePlugin, FakeProvider, FakeVideoBackend, png_bytes, registered
+from arthur_gen.testing import (
+    FakeImageBackend,
+    FakePlugin,
+    FakeProvider,
+    FakeVideoBackend,
+    png_bytes,
+    registered,
+)
 
 
 @pytest.fixture
@@ -74,7 +81,7 @@ def test_rerun_from_png_metadata_sidecar_and_job_id_gives_an_equal_request(fakes
 
 def test_an_unseeded_generation_reruns_with_the_seed_it_used(fakes: SimpleNamespace) -> None:
     image = arthur_gen.generate_image("no seed given")
-    kind, backend, model, request = arthur_gen.request_from(image.path)
+    _, _, _, request = arthur_gen.request_from(image.path)
     assert request.seed is not None and request.seed == image.seed
     again = arthur_gen.rerun(image.path, cache=False)
     assert again.seed == image.seed and again.request == image.request
@@ -131,7 +138,7 @@ def test_rerun_errors_say_what_is_wrong(fakes: SimpleNamespace, tmp_path: Path) 
     init.write_bytes(png_bytes(32, 32, seed=4))
     derived = arthur_gen.generate_image("from an init image", seed=1, image=init, strength=0.5)
     init.unlink()
-    with pytest.raises(InvalidRequestError, match="cannot rebuild the request .* no such file"):
+    with pytest.raises(InvalidRequestError, match=r"cannot rebuild the request .* no such file"):
         arthur_gen.request_from(derived.path)
 
 
