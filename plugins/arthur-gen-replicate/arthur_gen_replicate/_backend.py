@@ -51,7 +51,7 @@ from ._inputs import (
     replicate_ref,
     split_ref,
 )
-from ._status import status_of
+from ._status import next_poll_s, progress_bounds, started_at, status_of
 from ._urls import resolve_base_url
 
 if TYPE_CHECKING:
@@ -78,8 +78,7 @@ class _Track:
 
     first: float
     state: RemoteState
-    progress_at: float | None = None
-    progress0: float = 0.0
+    running_since: float | None = None
     failures: int = 0
 
 
@@ -228,33 +227,39 @@ class _ReplicateBackend(RemoteBackend):
         budget = min(self.read_budget_s if limit is None else limit, max(ctx.timeout_s, 1.0))
         return time.monotonic() + budget
 
-    def _remember(self, remote_id: str, status: RemoteStatus) -> float:
-        """Record what a poll saw; return when to poll next (seconds).
+    def _remember(
+        self, remote_id: str, status: RemoteStatus, prediction: Mapping[str, Any] | None = None
+    ) -> float:
+        """Record what a poll saw; return when to poll next (seconds, see ``next_poll_s``),
+        spread out further when the account's rate limit runs low."""
+        from ._client import rate_limit_floor
 
-        The next poll comes sooner than the usual backoff (a tenth of the time since this
-        process first saw the job, 0.1-5 s) when the model's progress (tqdm lines in its logs)
-        says it will finish sooner, and later when the account's rate limit runs low.
-        """
         now = time.monotonic()
         with self._lock:
             track = self._seen.pop(remote_id, None) or _Track(first=now, state=status.state)
             track.state = status.state
             track.failures = 0
+            if status.state is RemoteState.RUNNING and track.running_since is None:
+                track.running_since = now
             if not status.state.terminal:
                 self._seen[remote_id] = track
                 while len(self._seen) > 4096:
                     self._seen.popitem(last=False)
             active = len(self._seen)
-        hint = min(5.0, max(0.1, 0.1 * (now - track.first)))
-        progress = status.progress
-        if status.state is RemoteState.RUNNING and progress is not None and 0 < progress < 1:
-            if track.progress_at is None or progress < track.progress0:
-                track.progress_at, track.progress0 = now, progress
-            elif progress > track.progress0 and now > track.progress_at:
-                rate = (progress - track.progress0) / (now - track.progress_at)
-                hint = min(hint, max(0.05, (1 - progress) / rate))
-        from ._client import rate_limit_floor
-
+        running_s: float | None = None
+        progress_hi: float | None = None
+        if prediction is not None and status.state is RemoteState.RUNNING:
+            started = started_at(prediction)
+            server_running = None if started is None else time.time() - started
+            if server_running is not None and 0 < server_running < 86400:
+                running_s = server_running
+            elif track.running_since is not None:
+                running_s = now - track.running_since
+            bounds = progress_bounds(prediction.get("logs"))
+            progress_hi = bounds[1] if bounds else None
+        hint = next_poll_s(
+            status.state, waited_s=now - track.first, running_s=running_s, progress_hi=progress_hi
+        )
         return max(hint, rate_limit_floor(active))
 
     def _transient(self, remote_id: str) -> tuple[RemoteState, int]:
@@ -396,7 +401,7 @@ class _ReplicateBackend(RemoteBackend):
         else:
             current = status_of(prediction, model)
             log.debug("job %s: prediction %s is %s", ctx.job_id, remote_id, prediction.get("status"))
-            hint = self._remember(remote_id, current)
+            hint = self._remember(remote_id, current, prediction)
             return current if current.state.terminal else attrs.evolve(current, poll_after_s=hint)
         log.warning(
             "job %s: could not read prediction %s (%s); will ask again",

@@ -7,14 +7,24 @@ import binascii
 import hashlib
 import mimetypes
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from arthur_gen._backends import RemoteOutput, RemoteState, RemoteStatus
 from arthur_gen._models import ModelInfo, PriceBasis
 
-__all__ = ["ABORTED_MESSAGE", "cost_usd", "outputs_of", "status_of"]
+__all__ = [
+    "ABORTED_MESSAGE",
+    "cost_usd",
+    "next_poll_s",
+    "outputs_of",
+    "progress_bounds",
+    "started_at",
+    "status_of",
+]
 
 _STATES: Mapping[str, RemoteState] = {
     "starting": RemoteState.QUEUED,
@@ -116,18 +126,47 @@ def _data_digest(url: str) -> tuple[int | None, str | None]:
 
 
 def _progress(prediction: Mapping[str, Any]) -> float | None:
-    status = prediction.get("status")
-    if status == "succeeded":
+    if prediction.get("status") == "succeeded":
         return 1.0
-    logs = prediction.get("logs")
-    if not isinstance(logs, str):
+    bounds = progress_bounds(prediction.get("logs"))
+    return bounds[0] if bounds else None
+
+
+_TQDM = re.compile(r"^\s*(\d{1,3})%\|[^|]*\|\s*(\d+)/(\d+)")
+_PERCENT = re.compile(r"^\s*(\d{1,3})%\|")
+
+
+def progress_bounds(logs: Any) -> tuple[float, float] | None:
+    """How far the model got, from its last tqdm line: (at least, at most) as fractions.
+
+    ``" 45%|####      | 9/20 [...]"`` means step 9 of 20 is done and the 10th is running,
+    so the prediction is between 9/20 and 10/20 of the way.
+    """
+    if not isinstance(logs, str) or not logs:
         return None
-    # tqdm lines: " 45%|####      | 9/20 [...]"
-    for line in reversed(logs.splitlines()):
-        head, sep, _ = line.strip().partition("%|")
-        if sep and head.isdigit():
-            return min(1.0, int(head) / 100)
+    for line in reversed(logs.splitlines()[-20:]):
+        match = _TQDM.match(line)
+        if match:
+            done, total = int(match[2]), int(match[3])
+            if total > 0 and done <= total:
+                return done / total, min(1.0, (done + 1) / total)
+        match = _PERCENT.match(line)
+        if match:
+            percent = min(100, int(match[1]))
+            return percent / 100, min(1.0, (percent + 1) / 100)
     return None
+
+
+def started_at(prediction: Mapping[str, Any]) -> float | None:
+    """When the prediction started running (Unix time, the service's clock), if it did."""
+    value = prediction.get("started_at")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _output_seconds(inputs: Mapping[str, Any], model: ModelInfo) -> float | None:
@@ -197,3 +236,23 @@ def cost_usd(prediction: Mapping[str, Any], model: ModelInfo, outputs: int) -> f
         seconds = _output_seconds(inputs, model)
         return None if seconds is None else round(rate * seconds, 6)
     return None  # pragma: no cover - every basis is handled above
+
+
+def next_poll_s(
+    state: RemoteState, *, waited_s: float, running_s: float | None, progress_hi: float | None
+) -> float:
+    """Seconds until the next poll of a prediction that is not finished.
+
+    Queued: a quarter of the time waited so far (0.25-5 s). Running: when its progress
+    (``progress_hi``: the most it can have done, from tqdm) says it may be done, at the earliest;
+    without progress, a tenth of its running time (0.1-5 s). Never more than 5 s apart.
+    """
+    if state is RemoteState.QUEUED:
+        return min(5.0, max(0.25, 0.25 * waited_s))
+    running = running_s if running_s is not None and running_s > 0 else waited_s
+    if progress_hi is not None and progress_hi > 0 and running > 0:
+        # close to the end, poll at 1% of the running time (20 ms to 1 s apart)
+        floor = min(1.0, max(0.02, 0.01 * running))
+        eta = running * (1.0 - progress_hi) / progress_hi
+        return min(5.0, max(floor, eta))
+    return min(5.0, max(0.1, 0.1 * running))

@@ -14,11 +14,19 @@ import pytest
 from arthur_gen_replicate import ReplicateImageBackend, ReplicateVideoBackend
 from arthur_gen_replicate._catalog import IMAGE_MODELS, VIDEO_MODELS
 from arthur_gen_replicate._inputs import FILE_PLACEHOLDER, build_input, file_fields
-from arthur_gen_replicate._status import ABORTED_MESSAGE, cost_usd, outputs_of, status_of
+from arthur_gen_replicate._status import (
+    ABORTED_MESSAGE,
+    cost_usd,
+    next_poll_s,
+    outputs_of,
+    progress_bounds,
+    status_of,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import arthur_gen
+from arthur_gen._backends import RemoteState
 from arthur_gen._models import Capability, Kind, ModelInfo, PriceBasis
 from arthur_gen._requests import ImageRequest, VideoRequest
 from arthur_gen._validate import check_request
@@ -348,3 +356,26 @@ def test_public_hookimpl_is_used() -> None:
     assert arthur_gen.hookimpl is not None
     for name in ("register_image_backends", "register_video_backends"):
         assert hasattr(getattr(arthur_gen_replicate, name), "arthur_gen_impl")
+
+
+def test_progress_bounds_from_tqdm() -> None:
+    assert progress_bounds(" 45%|####      | 9/20 [00:03<00:04]\n") == (0.45, 0.5)
+    assert progress_bounds("loading\n 99%|#########9| 99/100\n") == (0.99, 1.0)
+    assert progress_bounds("37%|###7") == (0.37, 0.38)
+    assert progress_bounds("no progress here") is None
+    assert progress_bounds(None) is None
+
+
+def test_poll_pacing() -> None:
+    queued, running = RemoteState.QUEUED, RemoteState.RUNNING
+    assert next_poll_s(queued, waited_s=0, running_s=None, progress_hi=None) == 0.25
+    assert next_poll_s(queued, waited_s=600, running_s=None, progress_hi=None) == 5.0
+    # no progress: a tenth of the running time, 0.1-5 s
+    assert next_poll_s(running, waited_s=1, running_s=3, progress_hi=None) == pytest.approx(0.3)
+    assert next_poll_s(running, waited_s=1, running_s=300, progress_hi=None) == 5.0
+    # progress: poll when it may be done at the earliest, never more than 5 s apart
+    assert next_poll_s(running, waited_s=9, running_s=1.0, progress_hi=0.5) == pytest.approx(1.0)
+    assert next_poll_s(running, waited_s=9, running_s=10, progress_hi=0.1) == 5.0
+    # in the last step: 1% of the running time, 20 ms to 1 s
+    assert next_poll_s(running, waited_s=2, running_s=1.5, progress_hi=1.0) == 0.02
+    assert next_poll_s(running, waited_s=200, running_s=180, progress_hi=1.0) == 1.0
