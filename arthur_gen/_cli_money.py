@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 import time
@@ -13,6 +11,7 @@ from typing import Any
 
 __all__ = ["add_commands"]
 
+_GROUPS = ("day", "month", "backend", "model", "kind")  # arthur_gen._ledger.GROUPS
 _BUDGET_NAMES = ("per_call", "per_day", "per_month")
 _BUDGET_ALIASES = {"call": "per_call", "day": "per_day", "month": "per_month", "daily": "per_day"}
 _COLUMNS = (
@@ -134,6 +133,9 @@ def _cmd_costs(args: argparse.Namespace) -> int:
 
 
 def _csv(report: dict[str, Any], chosen: list[str]) -> str:
+    import csv
+    import io
+
     out = io.StringIO()
     fields = [
         "jobs",
@@ -339,9 +341,10 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    """Add ``costs``, ``budget``, ``cache`` and ``rerun`` to the ``arthur-gen`` parser."""
-    from ._ledger import GROUPS
+    """Add ``costs``, ``budget``, ``cache`` and ``rerun`` to the ``arthur-gen`` parser.
 
+    Imports nothing heavy: every command imports what it needs when it runs.
+    """
     p = sub.add_parser(
         "costs",
         help="what generations cost: totals by day, month, backend and model",
@@ -351,7 +354,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--by",
         action="append",
-        choices=GROUPS,
+        choices=_GROUPS,
         help="group by this (repeatable); default: day, month, backend and model",
     )
     p.add_argument("--since", help="from this date (e.g. 2026-11-01, 2026-11, 30d)")

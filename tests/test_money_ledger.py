@@ -238,3 +238,9 @@ def test_unknown_prices_show_as_unknown_in_dry_run_and_costs(
     code, out, _ = _cli_run(capsys, "costs", "--by", "model")
     assert "1 job(s) have an UNKNOWN cost" in out
     assert "$0.00 + ?" in out and "1 job(s)" in out
+
+
+def test_the_cli_offers_every_grouping_without_importing_the_ledger() -> None:
+    from arthur_gen import _cli_money, _ledger
+
+    assert _cli_money._GROUPS == _ledger.GROUPS
