@@ -255,7 +255,7 @@ def test_the_daily_budget_holds_across_processes(home: Path, tmp_path: Path) -> 
     assert len(refused) == 80
     for outcome in refused:
         message = str(outcome["message"])
-        assert "per-day budget of $10.00" in message  # the limit
-        assert "$10.0000 of the" in message or "$9.5" in message  # what was spent or reserved
-        assert "~$0.5000" in message  # the estimate
+        # the limit, what was already spent or reserved (all 20 slots), and the estimate
+        assert "$10.0000 of the per-day budget of $10.00 is already spent or reserved" in message
+        assert "would cost ~$0.5000" in message
     store.close()
