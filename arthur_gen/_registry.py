@@ -68,7 +68,10 @@ def _collect(kind: Kind) -> tuple[dict[str, Backend], dict[str, str]]:
             found[backend.id] = backend
             owners[backend.id] = _plugin
 
-        impl.function(**dict.fromkeys(impl.argnames, register))
+        # Through pluggy (one plugin at a time, to know who registered what), so that
+        # hook-call monitoring such as ARTHUR_GEN_TRACE_PLUGINS sees every call.
+        others = [p for p in pm.get_plugins() if p is not impl.plugin]
+        pm.subset_hook_caller(_HOOKS[kind], remove_plugins=others)(register=register)
     return found, owners
 
 
