@@ -193,3 +193,18 @@ def test_backends_cli_lists_installed_dummy(site_dir: Path, helpers: Any, childr
     env["ARTHUR_GEN_LOAD_PLUGINS"] = ""
     done = children.run([helpers.CLI, "backends", "--json"], env)
     assert done.returncode == 0 and json.loads(done.stdout) == []
+
+
+def test_trace_plugins_prints_hook_calls(site_dir: Path, helpers: Any, children: Any, home: Path) -> None:
+    install(helpers, site_dir, "arthur-gen-dummy")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(site_dir),
+        ARTHUR_GEN_HOME=str(home),
+        ARTHUR_GEN_LOAD_PLUGINS="arthur-gen-dummy",
+        ARTHUR_GEN_TRACE_PLUGINS="1",
+    )
+    done = children.run([helpers.CLI, "backends", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    assert "register_image_backends [hook]" in done.stderr  # the dummy implements only this hook
+    assert [r["id"] for r in json.loads(done.stdout)] == ["dummy"]
