@@ -1,9 +1,14 @@
 """An image from any image backend, animated on Replicate: the video's lineage names the image.
 
     export REPLICATE_API_TOKEN=r8_...
-    python examples/hybrid_pipeline.py                              # FLUX schnell on Replicate
+    python examples/hybrid_pipeline.py                              # keyframe: mflux or Replicate
+    python examples/hybrid_pipeline.py --image-backend replicate    # FLUX schnell on Replicate
     python examples/hybrid_pipeline.py --image-backend mflux        # free, local (Apple Silicon)
     python examples/hybrid_pipeline.py --video-model kwaivgi/kling-v2.1
+
+By default (``--image-backend auto``) the keyframe is made locally for $0 with mflux on an
+Apple Silicon Mac whose Hugging Face cache holds the model's weights, else with FLUX schnell
+on Replicate ($0.003).
 
 The image is passed to the video model as its first frame (uploaded, or inlined when small);
 arthur-gen records the image's job as the video's parent, in the store and in the sidecar.
@@ -58,6 +63,22 @@ def replicate_or_emulator() -> Iterator[bool]:
                     os.environ[name] = value
 
 
+def choose_image_backend(wanted: str) -> str:
+    """``auto``: mflux when it can run here quickly with its weights present, else Replicate."""
+    if wanted != "auto":
+        return wanted
+    if sys.platform != "darwin":
+        return "replicate"  # mflux on Linux runs on MLX's CPU backend: minutes per image
+    try:
+        backend = arthur_gen.get_backend("mflux", "image")
+    except arthur_gen.UnknownModelError:
+        return "replicate"
+    model = next((m for m in backend.models() if m.id == backend.default_model), None)
+    if model is None or not backend.availability().ok:
+        return "replicate"
+    return "mflux" if backend.model_availability(model).ok else "replicate"
+
+
 def _money(value: float | None) -> str:
     return "unknown" if value is None else f"${value:.3f}"
 
@@ -66,7 +87,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Image (any backend) -> video (Replicate).")
     parser.add_argument("--prompt", default="a paper boat on a rainy street, cinematic light")
     parser.add_argument("--motion", default="the boat drifts along the stream, rain falling")
-    parser.add_argument("--image-backend", default="replicate", help="replicate, mflux, ...")
+    parser.add_argument("--image-backend", default="auto", help="auto, replicate, mflux, ...")
     parser.add_argument("--image-model", default=None, help="default: the backend's")
     parser.add_argument("--video-model", default="minimax/video-01")
     parser.add_argument("--seed", type=int, default=42)
@@ -75,13 +96,17 @@ def main() -> int:
 
     with replicate_or_emulator() as offline:
         out_dir = args.out or ("out" if offline else None)
+        image_backend = choose_image_backend(args.image_backend)
+        on_replicate = image_backend == "replicate"
         try:
             image = arthur_gen.generate_image(
                 args.prompt,
-                backend=args.image_backend,
+                backend=image_backend,
                 model=args.image_model,
                 seed=args.seed,
-                aspect_ratio="16:9" if args.image_backend == "replicate" else None,
+                aspect_ratio="16:9" if on_replicate else None,
+                # a PNG carries its metadata inside it too
+                options={"output_format": "png"} if on_replicate else None,
                 out_dir=out_dir,
             )
             print(
