@@ -170,7 +170,7 @@ json_values = st.one_of(
     st.lists(st.text(max_size=5), max_size=3),
 )
 valid_common = {
-    "negative_prompt": st.text(max_size=20),
+    "negative_prompt": st.text(st.characters(exclude_characters="\x00"), max_size=20),
     "seed": st.integers(min_value=0, max_value=2**63 - 1),
     "steps": st.integers(min_value=1, max_value=1000),
     "guidance": st.floats(min_value=0, max_value=100),
