@@ -79,6 +79,13 @@ class Backend(ABC):
         """Whether this model can run here now (e.g. weights present)."""
         return Availability.yes()
 
+    def request_availability(self, request: Request, model: ModelInfo) -> Availability:
+        """Whether this request can run here now; sees options such as a local model path.
+
+        Defaults to :meth:`model_availability`. Called before any job row is written.
+        """
+        return self.model_availability(model)
+
     def validate(self, request: Request, model: ModelInfo) -> None:
         """Extra checks beyond the model's declared limits; raise InvalidRequestError."""
 

@@ -391,6 +391,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         print("No backends installed: pip install arthur-gen-replicate arthur-gen-mflux")
     for b in report["backends"]:
         state = "available" if b["available"] else f"unavailable: {b['reason']}"
+        if b["available"] and b["reason"]:
+            state += f" ({b['reason']})"
         print(f"\n{b['id']} ({b['kind']}): {state}")
         if b["fix"] and not b["available"]:
             print(f"    fix: {b['fix']}")

@@ -181,7 +181,11 @@ class _Request:
 
 @attrs.frozen(kw_only=True)
 class ImageRequest(_Request):
-    """A request for an image: text-to-image, or image-to-image with ``image`` and ``strength``."""
+    """A request for an image: text-to-image, or image-to-image with ``image`` and ``strength``.
+
+    ``strength`` (0..1) is how much to change the input image: 0 keeps it, 1 ignores it
+    (the diffusers and Replicate convention; every backend maps it to its own).
+    """
 
     kind: ClassVar[Kind] = Kind.IMAGE
 

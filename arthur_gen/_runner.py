@@ -140,8 +140,8 @@ def _emit(opts: RunOptions, job_id: str, phase: str, **fields: Any) -> None:
             log.exception("progress callback failed")
 
 
-def _check_available(backend: Backend, model: ModelInfo) -> None:
-    for availability in (backend.availability(), backend.model_availability(model)):
+def _check_available(backend: Backend, model: ModelInfo, request: Request) -> None:
+    for availability in (backend.availability(), backend.request_availability(request, model)):
         if not availability.ok:
             fix = f" Fix: {availability.fix}" if availability.fix else ""
             raise BackendUnavailableError(
@@ -170,7 +170,7 @@ def run_plan(plan: Plan, opts: RunOptions) -> Result:
     settings = load_settings()
     store = get_store()
     backend, model, request = plan.backend, plan.model, plan.request
-    _check_available(backend, model)
+    _check_available(backend, model, request)
     key = None if backend.is_local else _key_for(backend, opts.key)
     if opts.cache and plan.cache_key is not None:
         hit = _from_cache(plan, opts, settings, store)

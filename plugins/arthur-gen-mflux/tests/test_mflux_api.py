@@ -114,11 +114,6 @@ class TestConformance(BackendConformance):
         fake_weights(["schnell"])
 
 
-@pytest.mark.xfail(
-    reason="the core checks backend.model_availability(model) before running, which cannot "
-    "see options.model_path; MfluxBackend.request_availability(request, model) can",
-    raises=arthur_gen.BackendUnavailableError,
-)
 def test_local_model_path_through_the_api(plugged: MfluxBackend, loader: FakeLoader, tmp_path: Path) -> None:
     folder = tmp_path / "schnell-q8"
     folder.mkdir()
