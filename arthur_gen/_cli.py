@@ -597,6 +597,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nInterrupted: the job was cancelled and recorded.", file=sys.stderr)
         return EXIT_INTERRUPT
+    except BrokenPipeError:
+        # The reader went away (`arthur-gen history | head`): stop quietly, like other tools.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (BudgetExceededError, UnknownPriceError) as exc:
         print(f"arthur-gen: {exc}", file=sys.stderr)
         return EXIT_MONEY

@@ -13,14 +13,14 @@ from ._requests import ImageRequest, VideoRequest, is_url
 __all__ = ["canonical_request", "input_digest", "request_key"]
 
 Request = ImageRequest | VideoRequest
-_digests: dict[tuple[str, int, int], str] = {}
+_digests: dict[tuple[str, int, int, int, int], str] = {}
 _lock = threading.Lock()
 
 
 def input_digest(path: str) -> str:
-    """``sha256:<hex>`` of a local file's content (memoised by path, size and mtime)."""
+    """``sha256:<hex>`` of a local file's content (memoised by path, inode, size, times)."""
     stat = Path(path).stat()
-    key = (path, stat.st_size, stat.st_mtime_ns)
+    key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     with _lock:
         cached = _digests.get(key)
     if cached is not None:
