@@ -52,7 +52,9 @@ def replicate_or_emulator() -> Iterator[bool]:
     ):
         os.environ["REPLICATE_BASE_URL"] = emulator.url
         os.environ["REPLICATE_API_TOKEN"] = "r8_offline_emulator"
-        os.environ["ARTHUR_GEN_HOME"] = home
+        # Emulated costs must not land in a real ledger: use a throwaway home unless the
+        # caller chose one (scripts/demo.sh does, to show the history afterwards).
+        os.environ["ARTHUR_GEN_HOME"] = saved["ARTHUR_GEN_HOME"] or home
         try:
             yield True
         finally:

@@ -5,7 +5,13 @@
 # says so; with a token it does the real (paid) thing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh >/dev/null
+mkdir -p out
+echo "==> setting up .venv (log: out/setup.log)"
+if ! bash scripts/setup.sh >out/setup.log 2>&1; then
+    tail -n 40 out/setup.log >&2
+    exit 1
+fi
+# A separate ledger for the demo, so emulated costs never mix with real ones.
 export ARTHUR_GEN_HOME="${ARTHUR_GEN_HOME:-$PWD/out/demo-home}"
 .venv/bin/python examples/hybrid_pipeline.py "$@"
 echo
