@@ -222,10 +222,19 @@ class _ReplicateBackend(RemoteBackend):
         base_url = resolve_base_url()
         return _shared_pool().get(ctx.key, base_url), base_url
 
+    @staticmethod
+    def _job_deadline(ctx: RemoteContext) -> float:
+        """The job's deadline (``time.monotonic()``): the context's own when it carries one,
+        else the job's timeout from now."""
+        deadline = getattr(ctx, "deadline", None)
+        if isinstance(deadline, int | float) and not isinstance(deadline, bool):
+            return float(deadline)
+        return time.monotonic() + max(ctx.timeout_s, 1.0)
+
     def _budget(self, ctx: RemoteContext, limit: float | None = None) -> float:
-        """A deadline (``time.monotonic()``) for one call."""
-        budget = min(self.read_budget_s if limit is None else limit, max(ctx.timeout_s, 1.0))
-        return time.monotonic() + budget
+        """A deadline (``time.monotonic()``) for one call: its own budget, within the job's."""
+        own = time.monotonic() + (self.read_budget_s if limit is None else limit)
+        return min(own, max(self._job_deadline(ctx), time.monotonic() + 1.0))
 
     def _remember(
         self, remote_id: str, status: RemoteStatus, prediction: Mapping[str, Any] | None = None
@@ -457,7 +466,7 @@ class _ReplicateBackend(RemoteBackend):
     def download(self, output: RemoteOutput, dest: BinaryIO, ctx: RemoteContext) -> None:
         from ._download import download
 
-        deadline = time.monotonic() + max(ctx.timeout_s, 1.0)
+        deadline = self._job_deadline(ctx)
         size, sha256 = download(
             output.url,
             dest,
