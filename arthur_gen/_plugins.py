@@ -11,6 +11,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from ._entry_points import find_entry_points, normalize
 from .errors import PluginError
 
 __all__ = ["PluginWarning", "get_plugins", "load_plugins", "pm"]
@@ -32,11 +33,7 @@ def _allowed() -> set[str] | None:
     value = os.environ.get("ARTHUR_GEN_LOAD_PLUGINS")
     if value is None:
         return None
-    return {_norm(name) for name in value.split(",") if name.strip()}
-
-
-def _norm(name: str) -> str:
-    return name.strip().lower().replace("_", "-").replace(".", "-")
+    return {normalize(name) for name in value.split(",") if name.strip()}
 
 
 def load_plugins() -> None:
@@ -55,12 +52,10 @@ def load_plugins() -> None:
 
 
 def _load_entry_points() -> None:
-    from importlib.metadata import entry_points
-
     allowed = _allowed()
-    for ep in entry_points(group="arthur_gen"):
-        dist = ep.dist.name if ep.dist is not None else ep.name
-        if allowed is not None and _norm(dist) not in allowed:
+    for ep in find_entry_points("arthur_gen"):
+        dist = ep.dist
+        if allowed is not None and normalize(dist) not in allowed:
             continue
         name = ep.name
         if pm.get_plugin(name) is not None or pm.is_blocked(name):
@@ -81,8 +76,7 @@ def _load_entry_points() -> None:
                 stacklevel=3,
             )
             continue
-        version = ep.dist.version if ep.dist is not None else "?"
-        _distributions[name] = f"{dist} {version}"
+        _distributions[name] = f"{dist} {ep.version}"
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

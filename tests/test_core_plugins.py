@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import sys
@@ -160,14 +159,14 @@ def test_plugins_load_lazily_and_once(site_dir: Path, helpers: Any, monkeypatch:
 
     install(helpers, site_dir, "arthur-gen-dummy")
     monkeypatch.setenv("ARTHUR_GEN_LOAD_PLUGINS", "arthur-gen-dummy")
-    real: Callable[..., Any] = importlib.metadata.entry_points
+    real: Callable[..., Any] = _plugins.find_entry_points
     calls: list[Any] = []
 
-    def counting(**kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return real(**kwargs)
+    def counting(group: str) -> Any:
+        calls.append({"group": group})
+        return real(group)
 
-    monkeypatch.setattr(importlib.metadata, "entry_points", counting)
+    monkeypatch.setattr(_plugins, "find_entry_points", counting)
     assert not _plugins._loaded
     arthur_gen.Kind  # noqa: B018 - touching the public API loads nothing
     assert calls == [] and "arthur_gen_dummy" not in sys.modules
@@ -208,3 +207,17 @@ def test_trace_plugins_prints_hook_calls(site_dir: Path, helpers: Any, children:
     assert done.returncode == 0, done.stderr
     assert "register_image_backends [hook]" in done.stderr  # the dummy implements only this hook
     assert [r["id"] for r in json.loads(done.stdout)] == ["dummy"]
+
+
+@pytest.mark.parametrize("group", ["arthur_gen", "console_scripts", "pytest11"])
+def test_entry_point_scanner_agrees_with_importlib_metadata(group: str) -> None:
+    import importlib.metadata
+
+    from arthur_gen._entry_points import find_entry_points
+
+    ours = sorted((ep.name, ep.value, ep.dist, ep.version) for ep in find_entry_points(group))
+    theirs = sorted(
+        (ep.name, ep.value, ep.dist.name if ep.dist else "", ep.dist.version if ep.dist else "")
+        for ep in importlib.metadata.entry_points(group=group)
+    )
+    assert ours == theirs

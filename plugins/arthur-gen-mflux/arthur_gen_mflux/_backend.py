@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import importlib.util
 import math
 import platform
@@ -66,8 +65,10 @@ LINUX_INSTALL = (
 @functools.cache
 def _installed_version(dist: str) -> str | None:
     try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version(dist)
+    except PackageNotFoundError:
         return None
 
 
