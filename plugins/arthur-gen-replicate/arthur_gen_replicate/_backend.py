@@ -126,11 +126,17 @@ class _ReplicateBackend(RemoteBackend):
     read_budget_s: float = 20.0
 
     def __init__(self, *, max_download_bytes: int | None = None, read_budget_s: float | None = None) -> None:
-        self.max_download_bytes = max_download_bytes or _default_max_download()
+        self._max_download_bytes = max_download_bytes
         if read_budget_s is not None:
             self.read_budget_s = read_budget_s
         self._lock = threading.Lock()
         self._seen: OrderedDict[str, _Track] = OrderedDict()
+
+    @property
+    def max_download_bytes(self) -> int:
+        """The largest output downloaded: the constructor's value, else
+        ``ARTHUR_GEN_REPLICATE_MAX_DOWNLOAD_BYTES`` (read now), else 2 GiB."""
+        return self._max_download_bytes or _default_max_download()
 
     # ----------------------------------------------------------------- catalog
 
@@ -320,13 +326,7 @@ class _ReplicateBackend(RemoteBackend):
         import httpx
         from replicate.exceptions import ReplicateError
 
-        from ._client import (
-            VALIDATION_ERRORS,
-            api_error,
-            call_options,
-            describe_transport_error,
-            format_cancel_after,
-        )
+        from ._client import api_error, call_options, describe_transport_error, format_cancel_after
 
         client, base_url = self._client(ctx)
         ref = replicate_ref(model)
@@ -360,9 +360,9 @@ class _ReplicateBackend(RemoteBackend):
                 f"({describe_transport_error(exc, ctx.key)}); the prediction may exist. "
                 "`arthur-gen resume` checks Replicate before anything is submitted again."
             ) from None
-        except VALIDATION_ERRORS:
+        except ValueError:  # the client's models or JSON parser rejected a 2xx answer
             raise SubmitUncertainError(
-                f"Replicate accepted the create of job {ctx.job_id} but its answer could not be "
+                f"Replicate answered the create of job {ctx.job_id} but the answer could not be "
                 "read; `arthur-gen resume` will find the prediction"
             ) from None
         log.info("job %s: created Replicate prediction %s (%s)", ctx.job_id, prediction.id, ref)
@@ -407,6 +407,8 @@ class _ReplicateBackend(RemoteBackend):
             retry_after = exc.retry_after
         except httpx.TransportError as exc:
             problem = describe_transport_error(exc, ctx.key)
+        except ValueError:
+            problem = "Replicate's answer was not JSON"
         else:
             current = status_of(prediction, model)
             log.debug("job %s: prediction %s is %s", ctx.job_id, remote_id, prediction.get("status"))
