@@ -73,6 +73,5 @@ def publish_new(tmp: Path, target: Path) -> Path:
         except FileExistsError:
             candidate = target.with_name(f"{stem}-{n}{suffix}")
             continue
-        _fsync_dir(candidate.parent)
-        return candidate
+        return candidate  # the caller's sidecar write syncs this folder
     raise FileExistsError(f"no free file name near {target}")  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -113,6 +114,8 @@ def place_output(tmp: Path, target: Path, metadata: dict[str, Any]) -> Path:
             embed_png_metadata(tmp, metadata)
         except ValueError:
             pass  # not really a PNG; the sidecar still carries everything
+    with tmp.open("rb") as fh:  # the bytes reach the disk before the name does
+        os.fsync(fh.fileno())
     final = publish_new(tmp, target)
     sidecar = dict(metadata)
     sidecar["path"] = str(final)

@@ -295,7 +295,7 @@ def _scrubbed(exc: Exception, key: Secret | None) -> Exception:
 
 
 def _fail(store: Store, row: JobRow, state: str, error: str, **values: Any) -> None:
-    store.update(
+    store.set(
         row.id,
         state=state,
         error=error,
@@ -318,7 +318,7 @@ def _drive_local(
     store = get_store()
     owner = owner_token()
     started = time.time()
-    store.update(row.id, state="running", expect_owner=owner)
+    store.set(row.id, state="running", expect_owner=owner)
     _emit(opts, row.id, "running")
     work = _workdir(row)
     cancel = opts.cancel_event or threading.Event()
@@ -328,7 +328,7 @@ def _drive_local(
         _emit(opts, row.id, "step", step=step, total=total)
         if time.monotonic() - last[0] > 5:  # keep the lease alive without a write per step
             last[0] = time.monotonic()
-            store.update(row.id, expect_owner=owner)
+            store.set(row.id, expect_owner=owner)
 
     ctx = LocalContext(job_id=row.id, workdir=work, cancel_event=cancel, on_step=on_step)
     try:
@@ -346,7 +346,7 @@ def _drive_local(
         _fail(store, row, "failed", f"{type(exc).__name__}: {exc}")
         raise GenerationError(f"{backend.id}/{model.id} failed: {type(exc).__name__}: {exc}") from exc
     run_s = time.time() - started
-    store.update(
+    store.set(
         row.id,
         state="completed",
         cost_usd=0.0,
@@ -500,7 +500,7 @@ def _submit(
     try:
         remote_id = backend.submit(request, model, ctx)
     except (SubmitUncertainError, KeyboardInterrupt) as exc:
-        store.update(
+        store.set(
             row.id,
             state="uncertain",
             expect_owner=owner,
@@ -511,7 +511,7 @@ def _submit(
         time.sleep(1.0)
         row = _reconcile(store.get(row.id) or row, backend, model, request, ctx)
         if row.state != "submitted":
-            store.update(row.id, state="uncertain", expect_owner=owner)
+            store.set(row.id, state="uncertain", expect_owner=owner)
             raise SubmitUncertainError(
                 f"job {row.id}: could not tell whether {backend.id} accepted the job; nothing "
                 "was resent. Run `arthur-gen resume` to reconcile it."
@@ -653,7 +653,7 @@ def _download_all(
         _save_output(fresh, index, tmp, output.media_type, None, {"url": _safe_url(output.url)}, sha256=sha)
     timings = dict((store.get(row.id) or fresh).timings)
     timings["download_s"] = time.time() - download_started
-    store.update(row.id, timings=timings, expect_owner=owner_token())
+    store.set(row.id, timings=timings, expect_owner=owner_token())
 
 
 def _safe_url(url: str) -> str:

@@ -292,11 +292,15 @@ class Store:
 
     def update(self, job_id: str, *, expect_owner: str | None = None, **values: Any) -> JobRow:
         """Change fields of one job (and renew the lease when ``expect_owner`` holds it)."""
-        with self._write() as db:
-            self._update(db, job_id, expect_owner=expect_owner, **values)
+        self.set(job_id, expect_owner=expect_owner, **values)
         row = self.get(job_id)
         assert row is not None
         return row
+
+    def set(self, job_id: str, *, expect_owner: str | None = None, **values: Any) -> None:
+        """Like :meth:`update`, without reading the row back."""
+        with self._write() as db:
+            self._update(db, job_id, expect_owner=expect_owner, **values)
 
     def _update(
         self, db: sqlite3.Connection, job_id: str, *, expect_owner: str | None = None, **values: Any
