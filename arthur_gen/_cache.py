@@ -24,7 +24,10 @@ def keep_blob(path: Path, sha256: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
-        shutil.copyfile(path, tmp)
+        try:
+            os.link(path, tmp)  # lookups re-hash, so a later edit of the output is caught
+        except OSError:
+            shutil.copyfile(path, tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

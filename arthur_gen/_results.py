@@ -111,8 +111,12 @@ class GeneratedVideo(_Generated):
 
 @attrs.frozen(kw_only=True)
 class ProgressEvent:
-    """A step in a job's life: planned, submitted, queued, running, step, downloading,
-    saved, cached, attached, failed, canceled."""
+    """A step in a job's life.
+
+    Phases: ``planned``, ``attached`` (same request already in flight), ``cached``,
+    ``submitted``, ``running``, ``step`` (``step`` of ``total``), ``downloading``, then one of
+    ``saved``, ``failed``, ``canceled``.
+    """
 
     job_id: str
     phase: str

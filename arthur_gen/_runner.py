@@ -273,14 +273,19 @@ def drive_job(
             else:
                 assert isinstance(backend, RemoteBackend)
                 row = _drive_remote(row, backend, model, request, key, opts)
-    except Exception as exc:
-        clean = _scrubbed(exc, key)
+    except BaseException as exc:
+        stopped = JobCanceledError | JobTimeoutError | KeyboardInterrupt
+        phase = "canceled" if isinstance(exc, stopped) else "failed"
+        _emit(opts, row.id, phase, message=redact(str(exc), key))
+        clean = _scrubbed(exc, key) if isinstance(exc, Exception) else exc
         if clean is exc:
             raise
         raise clean from None
     finally:
         store.release(row.id, owner)
-    return result_from_row(store.get(row.id) or row)
+    result = result_from_row(store.get(row.id) or row)
+    _emit(opts, row.id, "saved", message=", ".join(str(p) for p in result.paths))
+    return result
 
 
 def _scrubbed(exc: Exception, key: Secret | None) -> Exception:
@@ -331,13 +336,29 @@ def _drive_local(
             store.set(row.id, expect_owner=owner)
 
     ctx = LocalContext(job_id=row.id, workdir=work, cancel_event=cancel, on_step=on_step)
+    # A local job has a deadline only when the caller gave one (CPU runs can take long).
+    timed_out = threading.Event()
+    timer = None
+    if opts.timeout_s:
+
+        def expire() -> None:
+            timed_out.set()
+            cancel.set()
+
+        timer = threading.Timer(opts.timeout_s, expire)
+        timer.daemon = True
+        timer.start()
     try:
         outputs = backend.generate(request, model, ctx)
     except (JobCanceledError, KeyboardInterrupt) as exc:
-        _fail(store, row, "canceled", "cancelled by the user")
         shutil.rmtree(work, ignore_errors=True)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+        if timed_out.is_set() and not isinstance(exc, KeyboardInterrupt):
+            _fail(store, row, "canceled", f"deadline of {opts.timeout_s:g} s passed")
+            raise JobTimeoutError(
+                f"job {row.id} did not finish within {opts.timeout_s:g} s and was stopped "
+                "(pass timeout=... for longer jobs)"
+            ) from None
+        _fail(store, row, "canceled", "cancelled by the user")
         raise
     except ArthurGenError as exc:
         _fail(store, row, "failed", str(exc))
@@ -345,6 +366,9 @@ def _drive_local(
     except Exception as exc:
         _fail(store, row, "failed", f"{type(exc).__name__}: {exc}")
         raise GenerationError(f"{backend.id}/{model.id} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
     run_s = time.time() - started
     store.set(
         row.id,

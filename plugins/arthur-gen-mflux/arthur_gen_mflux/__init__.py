@@ -35,16 +35,16 @@ __all__ = [
 
 
 _lock = threading.Lock()
-_backend: MfluxBackend | None = None
+_instance: MfluxBackend | None = None
 
 
 def backend() -> MfluxBackend:
     """The process-wide backend the hook registers; its warm models outlive re-registration."""
-    global _backend
+    global _instance
     with _lock:
-        if _backend is None:
-            _backend = MfluxBackend()
-        return _backend
+        if _instance is None:
+            _instance = MfluxBackend()
+        return _instance
 
 
 @hookimpl
