@@ -127,6 +127,25 @@ def _run(
     return run_plan(the_plan, opts)
 
 
+_RUN_ARGUMENTS = (
+    "key",
+    "out_dir",
+    "timeout",
+    "cache",
+    "allow_unknown_price",
+    "parents",
+    "on_progress",
+    "cancel_event",
+)
+
+
+def _verb(kind: Kind, arguments: dict[str, Any]) -> GeneratedImage | GeneratedVideo:
+    """Split a verb's arguments into request fields and run options, then run it."""
+    prompt, backend, model = (arguments.pop(k) for k in ("prompt", "backend", "model"))
+    run = {k: arguments.pop(k) for k in _RUN_ARGUMENTS}
+    return _run(kind, prompt, backend, model, arguments, run)
+
+
 def generate_image(
     prompt: str | ImageRequest,
     *,
@@ -152,31 +171,10 @@ def generate_image(
     cancel_event: threading.Event | None = None,
 ) -> GeneratedImage:
     """Generate an image. Returns once the file is on disk; see :class:`GeneratedImage`."""
-    fields = dict(
-        negative_prompt=negative_prompt,
-        width=width,
-        height=height,
-        aspect_ratio=aspect_ratio,
-        seed=seed,
-        steps=steps,
-        guidance=guidance,
-        image=image,
-        strength=strength,
-        options=options,
-    )
-    run = dict(
-        key=key,
-        out_dir=out_dir,
-        timeout=timeout,
-        cache=cache,
-        allow_unknown_price=allow_unknown_price,
-        parents=parents,
-        on_progress=on_progress,
-        cancel_event=cancel_event,
-    )
+    arguments = dict(locals())  # first: only the parameters
     from ._results import GeneratedImage
 
-    result = _run(Kind.IMAGE, prompt, backend, model, fields, run)
+    result = _verb(Kind.IMAGE, arguments)
     assert isinstance(result, GeneratedImage)
     return result
 
@@ -210,35 +208,10 @@ def generate_video(
     cancel_event: threading.Event | None = None,
 ) -> GeneratedVideo:
     """Generate a video (text-to-video, or image-to-video with ``first_frame``)."""
-    fields = dict(
-        negative_prompt=negative_prompt,
-        width=width,
-        height=height,
-        aspect_ratio=aspect_ratio,
-        resolution=resolution,
-        duration=duration,
-        fps=fps,
-        seed=seed,
-        steps=steps,
-        guidance=guidance,
-        first_frame=first_frame,
-        last_frame=last_frame,
-        strength=strength,
-        options=options,
-    )
-    run = dict(
-        key=key,
-        out_dir=out_dir,
-        timeout=timeout,
-        cache=cache,
-        allow_unknown_price=allow_unknown_price,
-        parents=parents,
-        on_progress=on_progress,
-        cancel_event=cancel_event,
-    )
+    arguments = dict(locals())  # first: only the parameters
     from ._results import GeneratedVideo
 
-    result = _run(Kind.VIDEO, prompt, backend, model, fields, run)
+    result = _verb(Kind.VIDEO, arguments)
     assert isinstance(result, GeneratedVideo)
     return result
 
