@@ -17,6 +17,7 @@ from ._models import Availability, Kind, ModelInfo
 from .errors import JobCanceledError
 
 if TYPE_CHECKING:
+    from ._money import Estimate
     from ._requests import ImageRequest, VideoRequest
     from ._secrets import Secret
 
@@ -85,6 +86,11 @@ class Backend(ABC):
         Defaults to :meth:`model_availability`. Called before any job row is written.
         """
         return self.model_availability(model)
+
+    def estimate(self, request: Request, model: ModelInfo) -> Estimate | None:
+        """A backend's own estimate when the price depends on more than the model's basis
+        (e.g. resolution); None means: estimate from ``model.price``."""
+        return None
 
     def validate(self, request: Request, model: ModelInfo) -> None:
         """Extra checks beyond the model's declared limits; raise InvalidRequestError."""
@@ -167,6 +173,7 @@ class RemoteContext:
     job_id: str
     key: Secret | None
     timeout_s: float
+    deadline: float | None = None  # time.monotonic() by which the whole job must end
 
 
 class RemoteState(str, enum.Enum):

@@ -126,7 +126,7 @@ def plan_request(kind: Kind, request: Request, backend_id: str | None, model_id:
         request=request,
         backend=backend,
         model=model,
-        estimate=estimate_request(request, model),
+        estimate=backend.estimate(request, model) or estimate_request(request, model),
         request_hash=rhash,
         cache_key=rhash if request.seed is not None else None,
     )
@@ -470,7 +470,7 @@ def _drive_remote(
     started = time.time()
     timeout = row.timeout_s or opts.timeout_s or DEFAULT_TIMEOUT_S[model.kind]
     deadline = time.monotonic() + timeout
-    ctx = RemoteContext(job_id=row.id, key=key, timeout_s=timeout)
+    ctx = RemoteContext(job_id=row.id, key=key, timeout_s=timeout, deadline=deadline)
     if row.state == "planned" and row.submit_count > 0:
         row = store.update(
             row.id,
@@ -586,6 +586,7 @@ def _wait(
     interval = _POLL_FIRST_S
     cancel = opts.cancel_event or threading.Event()
     status: RemoteStatus | None = None
+    last_write = time.monotonic()
     try:
         while True:
             if cancel.is_set():
@@ -608,13 +609,15 @@ def _wait(
                 if status.state.terminal:
                     break
                 state = "running" if status.state is RemoteState.RUNNING else "submitted"
-                if state != row.state:
-                    _emit(opts, row.id, state)
-                row = store.update(row.id, state=state, expect_owner=owner)
+                if state != row.state or time.monotonic() - last_write > 5:
+                    if state != row.state:
+                        _emit(opts, row.id, state)
+                    row = store.update(row.id, state=state, expect_owner=owner)  # renews lease
+                    last_write = time.monotonic()
                 if status.progress is not None:
                     _emit(opts, row.id, "step", step=int(status.progress * 100), total=100)
             pause = status.poll_after_s if status and status.poll_after_s else interval
-            pause = min(pause, max(0.0, deadline - time.monotonic()))
+            pause = min(pause, 10.0, max(0.0, deadline - time.monotonic()))  # lease is 30 s
             interval = min(interval * _POLL_FACTOR, _POLL_MAX_S)
             if cancel.wait(pause):
                 continue
@@ -625,10 +628,9 @@ def _wait(
 
 
 def _transient(exc: Exception) -> bool:
-    """Whether a failed poll is worth retrying (not a rejected key or billing)."""
-    from .errors import AuthenticationError, BillingError
-
-    return not isinstance(exc, AuthenticationError | BillingError)
+    """Whether a failed poll is worth retrying: network trouble is; a backend's own error
+    (rejected key, billing, no such job) is not."""
+    return not isinstance(exc, ArthurGenError)
 
 
 def _record_terminal(row: JobRow, status: RemoteStatus, model: ModelInfo, ctx: RemoteContext) -> JobRow:
