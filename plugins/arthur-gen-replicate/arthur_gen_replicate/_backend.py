@@ -30,7 +30,7 @@ from arthur_gen._backends import (
     RemoteStatus,
     VideoBackend,
 )
-from arthur_gen._models import Availability, ModelInfo
+from arthur_gen._models import Availability, ModelInfo, PriceBasis
 from arthur_gen._requests import ImageRequest, VideoRequest, is_url
 from arthur_gen._secrets import redact
 from arthur_gen.errors import (
@@ -51,11 +51,13 @@ from ._inputs import (
     replicate_ref,
     split_ref,
 )
-from ._status import next_poll_s, progress_bounds, started_at, status_of
+from ._status import cost_usd, next_poll_s, output_seconds, progress_bounds, started_at, status_of
 from ._urls import resolve_base_url
 
 if TYPE_CHECKING:
     from replicate.client import Client
+
+    from arthur_gen._money import Estimate
 
     from ._client import ClientPool
 
@@ -200,6 +202,23 @@ class _ReplicateBackend(RemoteBackend):
                 f"guidance={request.guidance} is not valid for {model.id}: at most {max_guidance}",
                 field="guidance",
             )
+
+    def estimate(self, request: Request, model: ModelInfo) -> Estimate | None:
+        """Price models whose rate depends on an input (resolution, mode) by that input."""
+        if not model.extra.get("rates"):
+            return None
+        from arthur_gen._money import Estimate
+
+        inputs = build_input(request, model, lambda path: path)
+        usd = cost_usd({"status": "succeeded", "input": inputs}, model, outputs=0)
+        rates = model.extra["rates"]
+        chosen = inputs.get(rates["field"], rates["default"])
+        rate = rates["usd"].get(chosen)
+        detail = f"{model.price.describe()} at most; ${rate}/unit at {rates['field']}={chosen}"
+        if model.price.basis is PriceBasis.PER_OUTPUT_SECOND:
+            seconds = output_seconds(inputs, model)
+            detail = f"{seconds:g} s of output x ${rate}/s at {rates['field']}={chosen}"
+        return Estimate(usd=usd, basis=model.price.basis, detail=detail)
 
     def describe_request(self, request: Request, model: ModelInfo) -> Mapping[str, Any]:
         ref = replicate_ref(model)

@@ -169,7 +169,7 @@ def started_at(prediction: Mapping[str, Any]) -> float | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
-def _output_seconds(inputs: Mapping[str, Any], model: ModelInfo) -> float | None:
+def output_seconds(inputs: Mapping[str, Any], model: ModelInfo) -> float | None:
     duration = inputs.get("duration")
     if isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0:
         return float(duration)
@@ -233,7 +233,7 @@ def cost_usd(prediction: Mapping[str, Any], model: ModelInfo, outputs: int) -> f
         count = outputs or _requested_outputs(inputs, model)
         return round(rate * count, 6)
     if price.basis is PriceBasis.PER_OUTPUT_SECOND:
-        seconds = _output_seconds(inputs, model)
+        seconds = output_seconds(inputs, model)
         return None if seconds is None else round(rate * seconds, 6)
     return None  # pragma: no cover - every basis is handled above
 

@@ -379,3 +379,22 @@ def test_poll_pacing() -> None:
     # in the last step: 1% of the running time, 20 ms to 1 s
     assert next_poll_s(running, waited_s=2, running_s=1.5, progress_hi=1.0) == 0.02
     assert next_poll_s(running, waited_s=200, running_s=180, progress_hi=1.0) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("resolution", "usd"),
+    [("512p", 6 * 0.0167), ("768p", 6 * 0.045), ("1080p", 6 * 0.09)],
+)
+def test_estimates_follow_the_rate_of_the_chosen_resolution(resolution: str, usd: float) -> None:
+    backend = ReplicateVideoBackend()
+    model = next(m for m in backend.models() if m.id == "minimax/hailuo-02")
+    request = VideoRequest(prompt="waves", resolution=resolution, duration=6)
+    estimate = backend.estimate(request, model)
+    assert estimate is not None and estimate.usd == pytest.approx(usd)
+    assert f"resolution={resolution}" in estimate.detail
+
+
+def test_flat_priced_models_use_the_core_estimate() -> None:
+    backend = ReplicateVideoBackend()
+    model = next(m for m in backend.models() if m.id == "minimax/video-01")
+    assert backend.estimate(VideoRequest(prompt="waves"), model) is None
