@@ -200,17 +200,30 @@ class FakeProvider:
 
 
 class FakeVideoBackend(RemoteBackend, VideoBackend):
-    """A remote video backend over a :class:`FakeProvider`. $0.50 per video."""
+    """A remote video backend over a :class:`FakeProvider`. $0.50 per video by default.
+
+    ``price_usd=None`` makes the price unknown; ``report_cost=False`` makes the provider
+    report no cost (the ledger falls back to the estimate); ``seeded=True`` lets the model
+    take a seed, so its results are cacheable.
+    """
 
     id: ClassVar[str] = "fake-video"
 
     def __init__(
-        self, provider: FakeProvider, *, backend_id: str | None = None, price_usd: float = 0.5
+        self,
+        provider: FakeProvider,
+        *,
+        backend_id: str | None = None,
+        price_usd: float | None = 0.5,
+        report_cost: bool = True,
+        seeded: bool = False,
     ) -> None:
         if backend_id:
             self.id = backend_id  # type: ignore[misc]
         self.provider = provider
         self.price_usd = price_usd
+        self.report_cost = report_cost and price_usd is not None
+        self.seeded = seeded
         self.polls = 0
         self.cancels = 0
 
@@ -224,8 +237,12 @@ class FakeVideoBackend(RemoteBackend, VideoBackend):
                 id="fake-clip",
                 kind=Kind.VIDEO,
                 capabilities={Capability.TEXT_TO_VIDEO, Capability.IMAGE_TO_VIDEO},
-                price=Price(basis=PriceBasis.PER_VIDEO, usd=self.price_usd, source="test"),
-                supports_seed=False,
+                price=(
+                    Price(basis=PriceBasis.PER_VIDEO, usd=self.price_usd, source="test")
+                    if self.price_usd is not None
+                    else Price.unknown("not published")
+                ),
+                supports_seed=self.seeded,
                 durations=(3.0, 6.0),
                 default_duration=6.0,
                 aspect_ratios=("16:9", "1:1"),
@@ -271,7 +288,7 @@ class FakeVideoBackend(RemoteBackend, VideoBackend):
                 RemoteOutput(url=f"fake://{remote_id}/out.mp4", name="out.mp4", media_type="video/mp4"),
             ),
             metrics={"predict_time": job["latency"]},
-            cost_usd=self.price_usd,
+            cost_usd=self.price_usd if self.report_cost else None,
         )
 
     def cancel(self, remote_id: str, ctx: RemoteContext) -> None:

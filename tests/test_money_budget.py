@@ -9,37 +9,16 @@ import sys
 import textwrap
 import time
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
-import attrs
 import pytest
 
 import arthur_gen
 from arthur_gen import BudgetExceededError, UnknownPriceError, _cli
-from arthur_gen._backends import RemoteContext, RemoteStatus
-from arthur_gen._models import ModelInfo, Price
 from arthur_gen._store import Store
 from arthur_gen.testing import FakePlugin, FakeProvider, FakeVideoBackend, registered
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("ARTHUR_GEN_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ARTHUR_GEN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ARTHUR_GEN_LOAD_PLUGINS", "")
-    return tmp_path / "home"
-
-
-class UnpricedVideo(FakeVideoBackend):
-    def models(self) -> Sequence[ModelInfo]:
-        return tuple(attrs.evolve(m, price=Price.unknown()) for m in super().models())
-
-    def poll(self, remote_id: str, model: ModelInfo, ctx: RemoteContext) -> RemoteStatus:
-        return attrs.evolve(super().poll(remote_id, model, ctx), cost_usd=None)
 
 
 @pytest.fixture
@@ -48,7 +27,7 @@ def fakes(home: Path, tmp_path: Path) -> Iterator[SimpleNamespace]:
     ns = SimpleNamespace(
         provider=provider,
         video=FakeVideoBackend(provider),
-        unpriced=UnpricedVideo(provider, backend_id="unpriced-video"),
+        unpriced=FakeVideoBackend(provider, backend_id="unpriced-video", price_usd=None),
     )
     arthur_gen._config.set_config_value("defaults.video_backend", "fake-video")
     with registered(FakePlugin(ns.video, ns.unpriced)):

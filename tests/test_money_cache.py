@@ -6,12 +6,11 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import attrs
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -20,7 +19,6 @@ import arthur_gen
 from arthur_gen import _cli
 from arthur_gen._cache import blob_path
 from arthur_gen._hashing import request_key
-from arthur_gen._models import ModelInfo
 from arthur_gen._requests import ImageRequest, VideoRequest, request_from_dict
 from arthur_gen._store import get_store
 from arthur_gen.testing import (
@@ -114,26 +112,11 @@ def test_input_images_count_by_content_not_by_path(content: bytes, other: bytes,
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("ARTHUR_GEN_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ARTHUR_GEN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ARTHUR_GEN_LOAD_PLUGINS", "")
-    return tmp_path / "home"
-
-
-class SeededVideo(FakeVideoBackend):
-    """The fake $0.50 video backend with seeds, so its results are cacheable."""
-
-    def models(self) -> Sequence[ModelInfo]:
-        return tuple(attrs.evolve(m, supports_seed=True) for m in super().models())
-
-
-@pytest.fixture
 def fakes(home: Path, tmp_path: Path) -> Iterator[SimpleNamespace]:
     provider = FakeProvider(tmp_path / "provider", latency_s=0.0)
-    ns = SimpleNamespace(provider=provider, video=SeededVideo(provider), image=FakeImageBackend())
+    ns = SimpleNamespace(
+        provider=provider, video=FakeVideoBackend(provider, seeded=True), image=FakeImageBackend()
+    )
     with registered(FakePlugin(ns.video, ns.image)):
         yield ns
 

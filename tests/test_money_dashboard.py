@@ -20,16 +20,6 @@ from arthur_gen import _cli
 from arthur_gen._store import get_store, new_job_id
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("ARTHUR_GEN_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ARTHUR_GEN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ARTHUR_GEN_LOAD_PLUGINS", "")
-    return tmp_path / "home"
-
-
 def _job(days_ago: int, **fields: Any) -> None:
     day = dt.date.today() - dt.timedelta(days=days_ago)
     when = time.mktime(day.timetuple()) + 12 * 3600 if days_ago else time.time() - 1

@@ -6,50 +6,19 @@ import csv
 import datetime as dt
 import io
 import json
-import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import attrs
 import pytest
 
 import arthur_gen
 from arthur_gen import _cli
-from arthur_gen._backends import RemoteContext, RemoteStatus
 from arthur_gen._ledger import parse_when
-from arthur_gen._models import ModelInfo, Price
 from arthur_gen._store import get_store, new_job_id
 from arthur_gen.testing import FakeImageBackend, FakePlugin, FakeProvider, FakeVideoBackend, registered
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("ARTHUR_GEN_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ARTHUR_GEN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ARTHUR_GEN_LOAD_PLUGINS", "")
-    return tmp_path / "home"
-
-
-class NoCostVideo(FakeVideoBackend):
-    """A provider that reports no cost: the ledger falls back to the estimate."""
-
-    def poll(self, remote_id: str, model: ModelInfo, ctx: RemoteContext) -> RemoteStatus:
-        return attrs.evolve(super().poll(remote_id, model, ctx), cost_usd=None)
-
-
-class UnpricedVideo(FakeVideoBackend):
-    """A model whose price nobody knows, and a provider that reports none."""
-
-    def models(self) -> Sequence[ModelInfo]:
-        return tuple(attrs.evolve(m, price=Price.unknown("not published")) for m in super().models())
-
-    def poll(self, remote_id: str, model: ModelInfo, ctx: RemoteContext) -> RemoteStatus:
-        return attrs.evolve(super().poll(remote_id, model, ctx), cost_usd=None)
 
 
 @pytest.fixture
@@ -59,8 +28,8 @@ def fakes(home: Path, tmp_path: Path) -> Iterator[SimpleNamespace]:
         provider=provider,
         image=FakeImageBackend(),
         video=FakeVideoBackend(provider),
-        nocost=NoCostVideo(provider, backend_id="nocost-video"),
-        unpriced=UnpricedVideo(provider, backend_id="unpriced-video"),
+        nocost=FakeVideoBackend(provider, backend_id="nocost-video", report_cost=False),
+        unpriced=FakeVideoBackend(provider, backend_id="unpriced-video", price_usd=None),
     )
     with registered(FakePlugin(ns.image, ns.video, ns.nocost, ns.unpriced)):
         yield ns

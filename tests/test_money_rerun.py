@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
-import attrs
 import pytest
 
 import arthur_gen
 from arthur_gen import InvalidRequestError, JobNotFoundError, Kind, _cli
-from arthur_gen._models import ModelInfo
 from arthur_gen._pngmeta import read_png_metadata
 from arthur_gen.testing import (
     FakeImageBackend,
@@ -26,28 +23,13 @@ from arthur_gen.testing import (
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("ARTHUR_GEN_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ARTHUR_GEN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ARTHUR_GEN_LOAD_PLUGINS", "")
-    return tmp_path / "home"
-
-
-class SeededVideo(FakeVideoBackend):
-    def models(self) -> Sequence[ModelInfo]:
-        return tuple(attrs.evolve(m, supports_seed=True) for m in super().models())
-
-
-@pytest.fixture
 def fakes(home: Path, tmp_path: Path) -> Iterator[SimpleNamespace]:
     provider = FakeProvider(tmp_path / "provider", latency_s=0.0)
     ns = SimpleNamespace(
         provider=provider,
         image=FakeImageBackend(),
         other=FakeImageBackend(backend_id="other-image"),
-        video=SeededVideo(provider),
+        video=FakeVideoBackend(provider, seeded=True),
     )
     arthur_gen._config.set_config_value("defaults.image_backend", "fake-image")
     with registered(FakePlugin(ns.image, ns.other, ns.video)):
