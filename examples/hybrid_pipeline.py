@@ -20,49 +20,13 @@ spent, and its jobs go to a throwaway ledger. (mflux still runs for real when ch
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
+from arthur_gen_replicate.emulator import replicate_or_emulator
+
 import arthur_gen
-
-OFFLINE_NOTICE = (
-    "OFFLINE: no REPLICATE_API_TOKEN set; running against the local Replicate emulator (no money spent)"
-)
-
-
-@contextlib.contextmanager
-def replicate_or_emulator() -> Iterator[bool]:
-    """Use Replicate when a token is set; otherwise start the emulator for this run."""
-    if os.environ.get("REPLICATE_API_TOKEN"):
-        yield False
-        return
-    from arthur_gen_replicate.emulator import Emulator
-
-    print(OFFLINE_NOTICE, flush=True)
-    names = ("REPLICATE_BASE_URL", "REPLICATE_API_TOKEN", "ARTHUR_GEN_HOME")
-    saved = {name: os.environ.get(name) for name in names}
-    with (
-        Emulator(starting_s=0.3, processing_s=1.5) as emulator,
-        tempfile.TemporaryDirectory(prefix="arthur-gen-offline-") as home,
-    ):
-        os.environ["REPLICATE_BASE_URL"] = emulator.url
-        os.environ["REPLICATE_API_TOKEN"] = "r8_offline_emulator"
-        # Emulated costs must not land in a real ledger: use a throwaway home unless the
-        # caller chose one (scripts/demo.sh does, to show the history afterwards).
-        os.environ["ARTHUR_GEN_HOME"] = saved["ARTHUR_GEN_HOME"] or home
-        try:
-            yield True
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def choose_image_backend(wanted: str) -> str:
@@ -96,7 +60,7 @@ def main() -> int:
     parser.add_argument("--out", default=None, help="output folder (offline default: ./out)")
     args = parser.parse_args()
 
-    with replicate_or_emulator() as offline:
+    with replicate_or_emulator(starting_s=0.3, processing_s=1.5) as offline:
         out_dir = args.out or ("out" if offline else None)
         image_backend = choose_image_backend(args.image_backend)
         on_replicate = image_backend == "replicate"

@@ -14,50 +14,12 @@ finishes it without paying twice.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from typing import Any
 
+from arthur_gen_replicate.emulator import replicate_or_emulator
+
 import arthur_gen
-
-OFFLINE_NOTICE = (
-    "OFFLINE: no REPLICATE_API_TOKEN set; running against the local Replicate emulator (no money spent)"
-)
-
-
-@contextlib.contextmanager
-def replicate_or_emulator() -> Iterator[bool]:
-    """Use Replicate when a token is set; otherwise start the emulator for this run.
-
-    Yields True when offline. The emulator's URL and a dummy token are set in the environment
-    for the run, and a temporary arthur-gen home keeps its jobs out of your ledger.
-    """
-    if os.environ.get("REPLICATE_API_TOKEN"):
-        yield False
-        return
-    from arthur_gen_replicate.emulator import Emulator
-
-    print(OFFLINE_NOTICE, flush=True)
-    names = ("REPLICATE_BASE_URL", "REPLICATE_API_TOKEN", "ARTHUR_GEN_HOME")
-    saved = {name: os.environ.get(name) for name in names}
-    with (
-        Emulator(starting_s=0.5, processing_s=2.0) as emulator,
-        tempfile.TemporaryDirectory(prefix="arthur-gen-offline-") as home,
-    ):
-        os.environ["REPLICATE_BASE_URL"] = emulator.url
-        os.environ["REPLICATE_API_TOKEN"] = "r8_offline_emulator"
-        os.environ["ARTHUR_GEN_HOME"] = home
-        try:
-            yield True
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def main() -> int:
@@ -75,7 +37,7 @@ def main() -> int:
         elif event.phase in ("submitted", "running", "downloading"):
             print(f"\n  {event.phase}", end="", flush=True)
 
-    with replicate_or_emulator() as offline:
+    with replicate_or_emulator(starting_s=0.5, processing_s=2.0) as offline:
         plan = arthur_gen.plan("video", args.prompt, backend="replicate", model=args.model)
         print(f"{plan.model.id}: estimate {plan.estimate.describe()}")
         if args.dry_run:

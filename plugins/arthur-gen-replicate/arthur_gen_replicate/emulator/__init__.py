@@ -18,10 +18,18 @@ from typing import Any, Literal
 
 from ._app import App
 from ._faults import Faults
+from ._offline import OFFLINE_NOTICE, replicate_or_emulator
 from ._server import Server
 from ._state import Config, RequestRecord
 
-__all__ = ["Emulator", "Faults", "PredictionInfo", "RequestRecord"]
+__all__ = [
+    "OFFLINE_NOTICE",
+    "Emulator",
+    "Faults",
+    "PredictionInfo",
+    "RequestRecord",
+    "replicate_or_emulator",
+]
 
 _SETTINGS = frozenset(f.name for f in fields(Config)) - {"timings", "errors"}
 
