@@ -46,6 +46,17 @@ def _median(argv: list[str], env: dict[str, str], runs: int) -> float:
     return statistics.median(_time(argv, env) for _ in range(runs))
 
 
+def _interleaved(cases: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, float]:
+    """Medians of the cases run round-robin, so a busy moment of the machine hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for command in cases.values():
+        _time(command, env)  # warm the OS file cache and .pyc files
+    for _ in range(runs):
+        for name, command in cases.items():
+            samples[name].append(_time(command, env))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def _importtime(argv: list[str], env: dict[str, str], top: int) -> None:
     """Print the modules with the largest cumulative import time (``-X importtime``)."""
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             "import": [python, "-c", "import arthur_gen"],
             "backends": [cli, "backends", "--json"],
         }
-        results = {name: _median(command, env, args.runs) for name, command in cases.items()}
+        results = _interleaved(cases, env, args.runs)
         base = results["baseline"]
         print(f"median of {args.runs} fresh processes each ({sys.version.split()[0]}, {sys.platform})")
         labels = {

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -124,6 +123,8 @@ def download_command(repo: str, revision: str | None, family: Family) -> str:
         parts += ["--revision", revision]
     for pattern in family.download_patterns:
         parts += ["--include", pattern]
+    import shlex
+
     return shlex.join(parts)
 
 

@@ -7,14 +7,12 @@ methods that talk to Replicate (through ``._client`` and ``._download``).
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import quote
@@ -63,7 +61,17 @@ if TYPE_CHECKING:
 
 __all__ = ["ReplicateImageBackend", "ReplicateVideoBackend"]
 
-log = logging.getLogger("arthur_gen_replicate")
+
+class _Log:
+    """``logging.getLogger("arthur_gen_replicate")``, imported on first use (fast CLI start)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import logging
+
+        return getattr(logging.getLogger("arthur_gen_replicate"), name)
+
+
+log = _Log()
 
 Request = ImageRequest | VideoRequest
 
@@ -74,7 +82,7 @@ _RECONCILE_SLACK_S = 10.0  # clock skew allowed between this machine and Replica
 _RECONCILE_MAX_PAGES = 20
 
 
-@dataclass
+@attrs.define
 class _Track:
     """What this process saw of one prediction (for poll pacing)."""
 

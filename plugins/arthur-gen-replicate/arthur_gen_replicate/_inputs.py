@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import mimetypes
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -107,6 +106,8 @@ def _file(value: str, upload: Upload) -> str:
 
 def data_uri(path: str) -> str:
     """A ``data:`` URI holding the file (for small inputs)."""
+    import mimetypes
+
     media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     with open(path, "rb") as fh:
         payload = base64.b64encode(fh.read()).decode("ascii")

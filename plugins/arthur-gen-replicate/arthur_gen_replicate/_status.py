@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import mimetypes
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -102,12 +100,16 @@ def outputs_of(output: Any) -> tuple[RemoteOutput, ...]:
 def _output(url: str, index: int, count: int) -> RemoteOutput:
     if url.startswith("data:"):
         media_type = url[5:].split(";", 1)[0].split(",", 1)[0] or None
+        import mimetypes
+
         ext = mimetypes.guess_extension(media_type or "") or ""
         size, sha256 = _data_digest(url)
         return RemoteOutput(
             url=url, name=f"output-{index}{ext}", media_type=media_type, size=size, sha256=sha256
         )
     name = posixpath.basename(unquote(urlsplit(url).path)) or f"output-{index}"
+    import mimetypes
+
     media_type = mimetypes.guess_type(name)[0]
     return RemoteOutput(url=url, name=name, media_type=media_type)
 
@@ -122,6 +124,8 @@ def _data_digest(url: str) -> tuple[int | None, str | None]:
             data = unquote_to_bytes(payload)
     except (binascii.Error, ValueError):
         return None, None
+    import hashlib
+
     return len(data), hashlib.sha256(data).hexdigest()
 
 
