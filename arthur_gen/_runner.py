@@ -282,8 +282,9 @@ def drive_job(
             raise
         raise clean from None
     finally:
-        store.release(row.id, owner)
-    result = result_from_row(store.get(row.id) or row)
+        if row.state != "saved":  # a saved job released its lease as it finished
+            store.release(row.id, owner)
+    result = result_from_row(row if row.state == "saved" else (store.get(row.id) or row))
     _emit(opts, row.id, "saved", message=", ".join(str(p) for p in result.paths))
     return result
 
@@ -391,13 +392,15 @@ def _finish(row: JobRow, started: float) -> JobRow:
     timings = dict(fresh.timings)
     timings["total_s"] = time.time() - fresh.created_at
     timings.setdefault("this_run_s", time.time() - started)
+    # The lease ends with the job: no separate release afterwards.
     return store.update(
         row.id,
         state="saved",
         finished_at=time.time(),
         timings=timings,
         error=None,
-        expect_owner=owner_token(),
+        lease_owner=None,
+        lease_until=None,
     )
 
 
@@ -786,7 +789,6 @@ def _from_cache(plan: Plan, opts: RunOptions, settings: Settings, store: Store) 
             )
         _emit(opts, job_id, "cached", message=f"from job {source.id}; saved ${saved:.4f}")
         final = _finish(row, now)
-        store.release(job_id, owner_token())
         return result_from_row(final)
     return None
 

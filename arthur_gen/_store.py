@@ -364,11 +364,19 @@ _stores: dict[Path, Store] = {}
 _stores_lock = threading.Lock()
 
 
+_by_home: dict[str | None, Store] = {}
+
+
 def get_store() -> Store:
     """The store for the current ``ARTHUR_GEN_HOME`` / user data dir."""
+    home = os.environ.get("ARTHUR_GEN_HOME")
+    store = _by_home.get(home)
+    if store is not None and _stores.get(store.path) is store:
+        return store
     path = data_dir() / "jobs.db"
     with _stores_lock:
         store = _stores.get(path)
         if store is None:
             store = _stores[path] = Store(path)
+        _by_home[home] = store
         return store
