@@ -523,7 +523,8 @@ def _submit(
     store = get_store()
     owner = owner_token()
     # Counted before the call: a crash from here on makes the job "uncertain", never resent.
-    row = store.update(row.id, submit_count=row.submit_count + 1, expect_owner=owner)
+    store.set(row.id, submit_count=row.submit_count + 1, expect_owner=owner, durable=True)
+    row = store.get(row.id) or row
     try:
         remote_id = backend.submit(request, model, ctx)
     except (SubmitUncertainError, KeyboardInterrupt) as exc:

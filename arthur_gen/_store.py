@@ -297,10 +297,25 @@ class Store:
         assert row is not None
         return row
 
-    def set(self, job_id: str, *, expect_owner: str | None = None, **values: Any) -> None:
-        """Like :meth:`update`, without reading the row back."""
-        with self._write() as db:
-            self._update(db, job_id, expect_owner=expect_owner, **values)
+    def set(
+        self, job_id: str, *, expect_owner: str | None = None, durable: bool = False, **values: Any
+    ) -> None:
+        """Like :meth:`update`, without reading the row back.
+
+        ``durable=True`` syncs this commit (and every earlier one) to disk before returning,
+        so it survives a power cut: used for the write that must precede a paid submit.
+        Other commits are safe against a crash of the process, which is what WAL mode with
+        ``synchronous=NORMAL`` gives cheaply.
+        """
+        db = self._db()
+        if durable:
+            db.execute("PRAGMA synchronous=FULL")
+        try:
+            with self._write() as tx:
+                self._update(tx, job_id, expect_owner=expect_owner, **values)
+        finally:
+            if durable:
+                db.execute("PRAGMA synchronous=NORMAL")
 
     def _update(
         self, db: sqlite3.Connection, job_id: str, *, expect_owner: str | None = None, **values: Any

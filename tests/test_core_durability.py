@@ -321,3 +321,28 @@ def test_store_is_usable_from_a_fresh_process_after_jobs(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "saved"
     assert get_store().get(result.job_id) is not None
+
+
+def test_the_write_before_a_paid_submit_is_synced_to_disk(
+    video_backend: FakeVideoBackend, provider: FakeProvider
+) -> None:
+    from arthur_gen._store import get_store
+
+    statements: list[str] = []
+    real_create = provider.create
+
+    def create(request: dict[str, object]) -> str:
+        statements.append("<submit>")
+        return real_create(request)
+
+    provider.create = create  # type: ignore[method-assign]
+    get_store()._db().set_trace_callback(statements.append)
+    try:
+        arthur_gen.generate_video("a synced submit")
+    finally:
+        get_store()._db().set_trace_callback(None)
+    submit = statements.index("<submit>")
+    before = statements[:submit]
+    full = max(i for i, s in enumerate(before) if s == "PRAGMA synchronous=FULL")
+    assert any("submit_count" in s for s in before[full:]), before[full:]
+    assert "COMMIT" in before[full:]
