@@ -167,7 +167,7 @@ def resolve_key(
     how.append("or pass key=... in Python")
     message = f"No API key for {key_name or env_var}: " + ", ".join(how) + "."
     if key_help:
-        message += f" {key_help}"
+        message += f" {key_help[:1].upper()}{key_help[1:]}"
     raise NeedsKeyError(message)
 
 

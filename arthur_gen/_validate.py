@@ -18,7 +18,7 @@ def _bad(model: ModelInfo, field: str, value: Any, allowed: str) -> InvalidReque
 
 
 def _choices(values: tuple[Any, ...]) -> str:
-    return "one of " + ", ".join(repr(v) for v in values)
+    return "one of " + ", ".join(f"{v:g}" if isinstance(v, float) else repr(v) for v in values)
 
 
 def check_request(request: Request, model: ModelInfo) -> None:

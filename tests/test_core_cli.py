@@ -103,7 +103,7 @@ def test_dry_run_sends_and_writes_nothing(
         (["image", "x", "-o", "style"], "must look like NAME=VALUE", 2),
         (["image", "x", "--size", "100x64"], "multiple of 16", 2),
         (["image", "x", "--image", "/no/such.png"], "no such file", 2),
-        (["video", "x", "--duration", "4.5"], "one of 3.0, 6.0 seconds", 2),
+        (["video", "x", "--duration", "4.5"], "one of 3, 6 seconds", 2),
         (["image", "x", "--backend", "nope"], "no image backend 'nope'; installed: fake-image", 1),
         (["image", "x", "--model", "nope"], "has no model 'nope'", 1),
         (["history", "--since", "yesterday"], "must look like 2026-11-25", 2),
