@@ -50,6 +50,7 @@ __all__ = [
     "FakeProvider",
     "FakeVideoBackend",
     "png_bytes",
+    "record_job",
     "registered",
 ]
 
@@ -68,6 +69,34 @@ def png_bytes(width: int, height: int, seed: int = 0) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def record_job(*, created_at: float, **fields: Any) -> str:
+    """Write a finished job straight into the store (a saved $0.50 Replicate video unless
+    ``fields`` say otherwise), for tests of reports, budgets and history. Returns its id."""
+    from ._store import get_store, new_job_id
+
+    values: dict[str, Any] = {
+        "id": new_job_id(),
+        "created_at": created_at,
+        "updated_at": created_at,
+        "kind": "video",
+        "backend": "replicate",
+        "model": "minimax/video-01",
+        "prompt": "a test",
+        "request": {"kind": fields.get("kind", "video"), "prompt": "a test"},
+        "request_hash": new_job_id(),
+        "state": "saved",
+        "estimate_usd": 0.5,
+        "cost_usd": 0.5,
+        "cost_source": "metrics",
+        "submit_count": 1,
+    }
+    values.update(fields)
+    store = get_store()
+    with store.transaction() as db:
+        store.insert(db, values)
+    return str(values["id"])
 
 
 class FakeImageBackend(LocalBackend, ImageBackend):

@@ -17,32 +17,13 @@ import pytest
 
 import arthur_gen
 from arthur_gen import _cli
-from arthur_gen._store import get_store, new_job_id
+from arthur_gen.testing import record_job
 
 
 def _job(days_ago: int, **fields: Any) -> None:
     day = dt.date.today() - dt.timedelta(days=days_ago)
     when = time.mktime(day.timetuple()) + 12 * 3600 if days_ago else time.time() - 1
-    values: dict[str, Any] = {
-        "id": new_job_id(),
-        "created_at": when,
-        "updated_at": when,
-        "kind": "video",
-        "backend": "replicate",
-        "model": "minimax/video-01",
-        "prompt": "p",
-        "request": {"kind": "video", "prompt": "p"},
-        "request_hash": new_job_id(),
-        "state": "saved",
-        "estimate_usd": 0.5,
-        "cost_usd": 0.5,
-        "cost_source": "metrics",
-        "submit_count": 1,
-    }
-    values.update(fields)
-    store = get_store()
-    with store.transaction() as db:
-        store.insert(db, values)
+    record_job(created_at=when, **{"prompt": "p", **fields})
 
 
 def _sample() -> None:

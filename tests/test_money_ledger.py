@@ -10,15 +10,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
 import arthur_gen
 from arthur_gen import _cli
 from arthur_gen._ledger import parse_when
-from arthur_gen._store import get_store, new_job_id
-from arthur_gen.testing import FakeImageBackend, FakePlugin, FakeProvider, FakeVideoBackend, registered
+from arthur_gen.testing import (
+    FakeImageBackend,
+    FakePlugin,
+    FakeProvider,
+    FakeVideoBackend,
+    record_job,
+    registered,
+)
 
 
 @pytest.fixture
@@ -45,41 +50,21 @@ def _at(day: str, hour: int = 12) -> float:
     return time.mktime(dt.datetime.fromisoformat(f"{day}T{hour:02d}:00:00").timetuple())
 
 
-def _job(**fields: Any) -> None:
-    now = fields.pop("created_at")
-    values: dict[str, Any] = {
-        "id": new_job_id(),
-        "created_at": now,
-        "updated_at": now,
-        "kind": "video",
-        "backend": "replicate",
-        "model": "minimax/video-01",
-        "prompt": "a test",
-        "request": {"kind": fields.get("kind", "video"), "prompt": "a test"},
-        "request_hash": new_job_id(),
-        "state": "saved",
-        "estimate_usd": 0.5,
-        "cost_usd": 0.5,
-        "cost_source": "metrics",
-        "submit_count": 1,
-    }
-    values.update(fields)
-    store = get_store()
-    with store.transaction() as db:
-        store.insert(db, values)
-
-
 def _sample_ledger() -> None:
-    _job(created_at=_at("2026-10-30"))
-    _job(created_at=_at("2026-10-30", 20), cost_usd=0.47)
-    _job(created_at=_at("2026-11-02"), cost_usd=0.5, cost_source="estimate")
-    _job(created_at=_at("2026-11-02"), kind="image", backend="mflux", model="schnell", cost_usd=0.0,
+    record_job(created_at=_at("2026-10-30"))
+    record_job(created_at=_at("2026-10-30", 20), cost_usd=0.47)
+    record_job(created_at=_at("2026-11-02"), cost_usd=0.5, cost_source="estimate")
+    record_job(created_at=_at("2026-11-02"), kind="image", backend="mflux", model="schnell", cost_usd=0.0,
          cost_source="free", estimate_usd=0.0, submit_count=0)  # fmt: skip
-    _job(created_at=_at("2026-11-03"), cost_usd=0.0, cost_source="cache", saved_usd=0.5)
-    _job(created_at=_at("2026-11-03"), model="kling", cost_usd=None, cost_source=None, estimate_usd=None)
-    _job(created_at=_at("2026-11-03"), state="failed", cost_usd=None, cost_source=None)  # billed? unknown
-    _job(created_at=_at("2026-11-03"), state="failed", cost_usd=None, submit_count=0)  # never sent
-    _job(created_at=_at("2026-11-04"), state="running", cost_usd=None, cost_source=None)
+    record_job(created_at=_at("2026-11-03"), cost_usd=0.0, cost_source="cache", saved_usd=0.5)
+    record_job(
+        created_at=_at("2026-11-03"), model="kling", cost_usd=None, cost_source=None, estimate_usd=None
+    )
+    record_job(
+        created_at=_at("2026-11-03"), state="failed", cost_usd=None, cost_source=None
+    )  # billed? unknown
+    record_job(created_at=_at("2026-11-03"), state="failed", cost_usd=None, submit_count=0)  # never sent
+    record_job(created_at=_at("2026-11-04"), state="running", cost_usd=None, cost_source=None)
 
 
 def test_costs_by_day_month_backend_model(home: Path) -> None:
