@@ -564,13 +564,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("value", nargs="?")
     p.set_defaults(func=_cmd_config)
 
-    try:
-        from ._cli_money import add_commands  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        add_commands(sub)
+    _add_command_modules(sub)
     return parser
+
+
+# Each concern keeps its subcommands in a module of its own with ``add_commands(sub)``.
+_COMMAND_MODULES = ("_cli_money", "_cli_edit", "_cli_publish", "_cli_gallery", "_cli_storyboard")
+
+
+def _add_command_modules(sub: Any) -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{name}":
+                raise
+            continue  # a concern not built (yet) in this tree
+        module.add_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
