@@ -25,6 +25,7 @@ class Kind(str, enum.Enum):
 
     IMAGE = "image"
     VIDEO = "video"
+    EDIT = "edit"  # a recipe applied to files, locally, by the core's own backend
 
     def __str__(self) -> str:
         return self.value

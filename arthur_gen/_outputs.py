@@ -114,6 +114,13 @@ def place_output(tmp: Path, target: Path, metadata: dict[str, Any]) -> Path:
             embed_png_metadata(tmp, metadata)
         except ValueError:
             pass  # not really a PNG; the sidecar still carries everything
+    elif target.suffix in (".mp4", ".mov"):
+        from .media._mp4meta import embed_mp4_metadata
+
+        try:
+            embed_mp4_metadata(tmp, metadata)
+        except ValueError:
+            pass  # not really an MP4; the sidecar still carries everything
     with tmp.open("rb") as fh:  # the bytes reach the disk before the name does
         os.fsync(fh.fileno())
     final = publish_new(tmp, target)

@@ -87,7 +87,24 @@ def _check_models(backend: Backend, plugin: str) -> None:
             seen[name] = model.id
 
 
+# Job kinds the core runs with its own backends (no plugin hook): "module:Class".
+BUILTIN_BACKENDS: dict[Kind, str] = {Kind.EDIT: "arthur_gen.media._backend:EditBackend"}
+
+
+def _builtin(kind: Kind) -> tuple[dict[str, Backend], dict[str, str]]:
+    import importlib
+
+    cached = _cache.get(kind)
+    if cached is None:
+        module, _, name = BUILTIN_BACKENDS[kind].partition(":")
+        backend = getattr(importlib.import_module(module), name)()
+        cached = _cache[kind] = ((), {backend.id: backend}, {backend.id: "arthur_gen"})
+    return cached[1], cached[2]
+
+
 def _registry(kind: Kind) -> tuple[dict[str, Backend], dict[str, str]]:
+    if kind in BUILTIN_BACKENDS:
+        return _builtin(kind)
     load_plugins()
     state = _plugin_state()
     cached = _cache.get(kind)

@@ -218,13 +218,30 @@ class VideoRequest(_Request):
         return {k: v for k, v in files.items() if v}
 
 
-def request_from_dict(data: Mapping[str, Any]) -> ImageRequest | VideoRequest:
+# Other job kinds rebuild their requests with their own ``from_dict``: "module:Class", imported
+# only when a request of that kind is read (register_request_kind adds more, e.g. "publish").
+REQUEST_KINDS: dict[str, str] = {"edit": "arthur_gen.media._recipe:EditRequest"}
+
+
+def register_request_kind(kind: str, target: str) -> None:
+    """Make :func:`request_from_dict` rebuild ``kind`` with ``target`` ("module:Class")."""
+    REQUEST_KINDS[kind] = target
+
+
+def request_from_dict(data: Mapping[str, Any]) -> Any:
     """Rebuild a request from :meth:`to_dict` output (a sidecar, a PNG, the store)."""
     fields = dict(data)
     kind = fields.pop("kind", None)
+    if str(kind) in REQUEST_KINDS:
+        import importlib
+
+        module, _, name = REQUEST_KINDS[str(kind)].partition(":")
+        other: Any = getattr(importlib.import_module(module), name).from_dict(data)
+        return other
     cls = {Kind.IMAGE.value: ImageRequest, Kind.VIDEO.value: VideoRequest}.get(str(kind))
     if cls is None:
-        raise InvalidRequestError(f"kind={kind!r} is not valid: must be 'image' or 'video'")
+        known = ", ".join(repr(k) for k in ["image", "video", *REQUEST_KINDS])
+        raise InvalidRequestError(f"kind={kind!r} is not valid: must be one of {known}")
     known = {a.name for a in attrs.fields(cls)}
     unknown = sorted(str(name) for name in set(fields) - known)
     if unknown:

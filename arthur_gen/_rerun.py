@@ -74,8 +74,20 @@ def _from_file(path: Path) -> tuple[Kind, str, str, Request]:
             problem = "no arthur-gen metadata embedded"
         if meta is not None:
             return _from_metadata(meta, str(path))
+    elif path.suffix.lower() in (".mp4", ".mov"):
+        from .media._mp4meta import read_mp4_metadata
+
+        try:
+            meta = read_mp4_metadata(path)
+        except (OSError, ValueError) as exc:
+            meta = None
+            problem = f"{exc}"
+        else:
+            problem = "no arthur-gen metadata embedded"
+        if meta is not None:
+            return _from_metadata(meta, str(path))
     else:
-        problem = "not a PNG"
+        problem = "not a PNG or MP4"
     sidecar = sidecar_path(path)
     if sidecar.is_file():
         return _from_metadata(_read_json(sidecar), str(sidecar))

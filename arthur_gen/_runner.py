@@ -59,7 +59,7 @@ log = logging.getLogger("arthur_gen")
 
 Request = ImageRequest | VideoRequest
 Result = GeneratedImage | GeneratedVideo
-DEFAULT_TIMEOUT_S = {Kind.IMAGE: 900.0, Kind.VIDEO: 1800.0}
+DEFAULT_TIMEOUT_S = {Kind.IMAGE: 900.0, Kind.VIDEO: 1800.0, Kind.EDIT: 3600.0}
 DEFAULT_MAX_DOWNLOAD = 4 * 1024**3
 _POLL_FIRST_S, _POLL_FACTOR, _POLL_MAX_S = 0.25, 1.3, 5.0
 
@@ -128,7 +128,8 @@ def plan_request(kind: Kind, request: Request, backend_id: str | None, model_id:
         model=model,
         estimate=backend.estimate(request, model) or estimate_request(request, model),
         request_hash=rhash,
-        cache_key=rhash if request.seed is not None else None,
+        # Seeded requests repeat; deterministic kinds (an edit) always do.
+        cache_key=rhash if request.seed is not None or getattr(request, "deterministic", False) else None,
     )
 
 
@@ -797,7 +798,7 @@ def _from_cache(plan: Plan, opts: RunOptions, settings: Settings, store: Store) 
 def result_from_row(row: JobRow) -> Result:
     """The result object for a saved job."""
     request = request_from_dict(row.request)
-    cls = GeneratedVideo if row.kind == Kind.VIDEO.value else GeneratedImage
+    cls = GeneratedVideo if row.kind in (Kind.VIDEO.value, Kind.EDIT.value) else GeneratedImage
     outputs = sorted(row.outputs, key=lambda o: o.get("index", 0))
     return cls(
         paths=tuple(Path(o["path"]) for o in outputs),

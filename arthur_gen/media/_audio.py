@@ -44,8 +44,8 @@ def decode_audio(path: str | Path, *, start: float = 0.0, end: float | None = No
         except av.error.FFmpegError as exc:
             raise InvalidRequestError(f"{path}: audio is damaged or truncated ({exc})") from None
     data = np.concatenate(chunks, axis=1) if chunks else np.zeros((2, 0), dtype=np.float32)
-    lo = int(round(start * RATE))
-    hi = None if end is None else int(round(end * RATE))
+    lo = round(start * RATE)
+    hi = None if end is None else round(end * RATE)
     return np.ascontiguousarray(data[:, lo:hi], dtype=np.float32)
 
 
@@ -57,7 +57,7 @@ def resample(data: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
         raise InvalidRequestError(f"sample_rate={rate_in!r} is not valid: must be above 0")
     if rate_in == rate_out or data.shape[1] == 0:
         return data.astype(np.float32)
-    n_out = int(round(data.shape[1] * rate_out / rate_in))
+    n_out = round(data.shape[1] * rate_out / rate_in)
     x_out = np.arange(n_out) * (rate_in / rate_out)
     x_in = np.arange(data.shape[1])
     return np.stack([np.interp(x_out, x_in, ch) for ch in data]).astype(np.float32)
