@@ -73,6 +73,11 @@ if TYPE_CHECKING:
         UnknownPriceError,
     )
     from .hookspecs import hookimpl
+    from .media._edit import edit, plan_edit
+    from .media._encode import write_video
+    from .media._postprocessors import Postprocessor
+    from .media._presets import Preset, get_preset, presets
+    from .media._recipe import EditRecipe, EditRequest
 
 _LAZY = {
     "ArthurGenError": ".errors",
@@ -87,6 +92,15 @@ _LAZY = {
     "Capability": "._models",
     "ConfigError": ".errors",
     "DownloadError": ".errors",
+    "EditRecipe": ".media._recipe",
+    "EditRequest": ".media._recipe",
+    "Postprocessor": ".media._postprocessors",
+    "Preset": ".media._presets",
+    "edit": ".media._edit",
+    "get_preset": ".media._presets",
+    "plan_edit": ".media._edit",
+    "presets": ".media._presets",
+    "write_video": ".media._encode",
     "Estimate": "._money",
     "GeneratedImage": "._results",
     "GeneratedVideo": "._results",
@@ -168,6 +182,8 @@ __all__ = [
     "Capability",
     "ConfigError",
     "DownloadError",
+    "EditRecipe",
+    "EditRequest",
     "Estimate",
     "GeneratedImage",
     "GeneratedVideo",
@@ -189,6 +205,8 @@ __all__ = [
     "Plan",
     "PluginError",
     "PluginWarning",
+    "Postprocessor",
+    "Preset",
     "Price",
     "PriceBasis",
     "ProgressEvent",
@@ -214,6 +232,7 @@ __all__ = [
     "cost_report",
     "costs",
     "data_dir",
+    "edit",
     "estimate",
     "gather",
     "generate_image",
@@ -221,18 +240,22 @@ __all__ = [
     "get_backend",
     "get_job",
     "get_plugins",
+    "get_preset",
     "history",
     "hookimpl",
     "list_backends",
     "list_models",
     "load_plugins",
     "plan",
+    "plan_edit",
+    "presets",
     "prune_cache",
     "request_from",
     "rerun",
     "result_of",
     "resume",
     "write_dashboard",
+    "write_video",
 ]
 
 

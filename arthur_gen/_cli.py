@@ -135,6 +135,10 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
     verb = ag.generate_image if kind == "image" else ag.generate_video
     progress = _Progress(not args.json)
     results = []
+    if getattr(args, "preset", None):  # a bad preset name fails before anything is paid for
+        from .media._presets import get_preset
+
+        get_preset(args.preset)
     try:
         for seed in seeds:
             result = verb(
@@ -150,9 +154,14 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
                 **fields,
             )
             results.append(result)
+            if getattr(args, "preset", None):  # generate, then edit to the platform preset
+                from ._cli_edit import edit_after
+
+                results.append(edit_after(result, args))
             progress.done()
             if not args.json:
-                for path in result.paths:
+                shown = results[-2:] if getattr(args, "preset", None) else results[-1:]
+                for path in (p for r in shown for p in r.paths):
                     print(path)
                 print(result.caption(), file=sys.stderr)
     finally:
@@ -480,6 +489,8 @@ def _add_generate(sub: Any, kind: str) -> None:
         p.add_argument("--duration", type=float)
         p.add_argument("--fps", type=int)
         p.add_argument("--resolution", help="e.g. 720p")
+        p.add_argument("--preset", help="then edit the video to this preset (`arthur-gen presets`)")
+        p.add_argument("--fit", choices=["fill", "fit", "blur"], help="with --preset: how to reformat")
     p.add_argument(
         "--option",
         "-o",

@@ -67,6 +67,12 @@ class _Generated:
             "request": self.request.to_dict(),
         }
 
+    def edit(self, recipe: Any = None, **options: Any) -> GeneratedVideo:
+        """Edit this output (see :func:`arthur_gen.edit`): ``result.edit(preset="linkedin-portrait")``."""
+        from .media._edit import edit
+
+        return edit(self, recipe, **options)
+
     def _repr_html_(self) -> str:
         items = "".join(_media_html(p) for p in self.paths)
         caption = html.escape(self.caption())

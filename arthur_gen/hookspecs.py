@@ -13,8 +13,15 @@ from pluggy import HookimplMarker, HookspecMarker
 
 if TYPE_CHECKING:
     from ._registry import RegisterImageBackend, RegisterVideoBackend
+    from .media._postprocessors import RegisterPostprocessor
 
-__all__ = ["hookimpl", "hookspec", "register_image_backends", "register_video_backends"]
+__all__ = [
+    "hookimpl",
+    "hookspec",
+    "register_image_backends",
+    "register_postprocessors",
+    "register_video_backends",
+]
 
 hookspec = HookspecMarker("arthur_gen")
 hookimpl = HookimplMarker("arthur_gen")
@@ -28,3 +35,8 @@ def register_image_backends(register: RegisterImageBackend) -> None:
 @hookspec
 def register_video_backends(register: RegisterVideoBackend) -> None:
     """Register video backends: call ``register(backend)`` for each ``VideoBackend``."""
+
+
+@hookspec
+def register_postprocessors(register: RegisterPostprocessor) -> None:
+    """Register edit operations: call ``register(postprocessor)`` for each ``Postprocessor``."""

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -471,3 +471,25 @@ class BackendConformance:
             result = verb(self.sample_prompt, backend=backend.id, out_dir=tmp_path)
         assert result.path.exists() and result.path.stat().st_size > 0
         assert result.sidecars[0].exists()
+
+
+def check_postprocessor(postprocessor: Any, params: Mapping[str, Any] | None = None) -> None:
+    """Assert that a plugin's post-processor keeps the contract (for its test suite).
+
+    It has a name, is an :class:`arthur_gen.Postprocessor`, accepts ``params`` in ``validate``
+    and returns an HxWx3 uint8 frame of the input's shape from ``process``.
+    """
+    import numpy as np
+
+    from .media._postprocessors import Postprocessor
+
+    assert isinstance(postprocessor, Postprocessor), f"{postprocessor!r} is not a Postprocessor"
+    assert isinstance(postprocessor.name, str) and postprocessor.name, "a post-processor needs a name"
+    given = dict(params or {})
+    postprocessor.validate(given)
+    rng = np.random.default_rng(0)
+    for shape in ((90, 160, 3), (1350, 1080, 3)):
+        frame = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        out = postprocessor.process(frame.copy(), 0.5, given)
+        assert isinstance(out, np.ndarray), f"process returned {type(out).__name__}, not an ndarray"
+        assert out.shape == shape and out.dtype == np.uint8, f"process returned {out.shape} {out.dtype}"

@@ -6,7 +6,7 @@ import attrs
 
 from ..errors import InvalidRequestError
 
-__all__ = ["PRESETS", "Preset", "get_preset", "preset_names"]
+__all__ = ["PRESETS", "Preset", "get_preset", "preset_names", "presets"]
 
 
 @attrs.frozen(kw_only=True)
@@ -128,3 +128,8 @@ def get_preset(name: str) -> Preset:
             field="preset",
         )
     return preset
+
+
+def presets() -> dict[str, Preset]:
+    """Every preset, by name."""
+    return dict(PRESETS)
