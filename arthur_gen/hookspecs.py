@@ -14,12 +14,14 @@ from pluggy import HookimplMarker, HookspecMarker
 if TYPE_CHECKING:
     from ._registry import RegisterImageBackend, RegisterVideoBackend
     from .media._postprocessors import RegisterPostprocessor
+    from .publish import RegisterPublisher
 
 __all__ = [
     "hookimpl",
     "hookspec",
     "register_image_backends",
     "register_postprocessors",
+    "register_publishers",
     "register_video_backends",
 ]
 
@@ -40,3 +42,8 @@ def register_video_backends(register: RegisterVideoBackend) -> None:
 @hookspec
 def register_postprocessors(register: RegisterPostprocessor) -> None:
     """Register edit operations: call ``register(postprocessor)`` for each ``Postprocessor``."""
+
+
+@hookspec
+def register_publishers(register: RegisterPublisher) -> None:
+    """Register publishing platforms: call ``register(publisher)`` for each ``Publisher``."""

@@ -1,0 +1,36 @@
+"""Publishing videos to platforms (YouTube, LinkedIn) as durable, checkpointed jobs.
+
+Platforms come from plugins through the ``register_publishers`` hook; this package holds what
+they share: the request, the ``Publisher`` contract, accounts and their tokens, limit checks
+and the driver that records every step in the job store.
+"""
+
+from __future__ import annotations
+
+from ._accounts import Account, list_accounts, load_account, remove_account, save_account
+from ._driver import confirm, publications, publish
+from ._limits import Limits, VideoInfo, check_limits, probe_video
+from ._publisher import Outcome, PublishContext, Publisher, RegisterPublisher, get_publisher, publisher_names
+from ._request import PublishRequest
+
+__all__ = [
+    "Account",
+    "Limits",
+    "Outcome",
+    "PublishContext",
+    "PublishRequest",
+    "Publisher",
+    "RegisterPublisher",
+    "VideoInfo",
+    "check_limits",
+    "confirm",
+    "get_publisher",
+    "list_accounts",
+    "load_account",
+    "probe_video",
+    "publications",
+    "publish",
+    "publisher_names",
+    "remove_account",
+    "save_account",
+]

@@ -1,0 +1,217 @@
+"""The durable publish job: a store row before any upload, checkpoints after every step.
+
+A publish is a job of kind ``publish`` in the same store as generations: $0 in the ledger,
+lineage to the job that made the video, the API quota it used in ``metrics``. Running the same
+file to the same account and target again resumes an unfinished job, and is refused after a
+finished one unless ``force=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._secrets import redact
+from .._store import get_store, new_job_id, owner_token
+from ..errors import ArthurGenError, InvalidRequestError, JobNotFoundError, SubmitUncertainError
+from ._accounts import load_account
+from ._limits import check_limits, probe_video
+from ._publisher import PublishContext, get_publisher
+from ._request import PublishRequest
+
+__all__ = ["confirm", "publications", "publish"]
+
+log = logging.getLogger("arthur_gen.publish")
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    checkpoint = row.metrics.get("checkpoint", {})
+    return {
+        "job_id": row.id,
+        "platform": row.backend,
+        "account": row.model,
+        "remote_id": row.remote_id,
+        "url": checkpoint.get("url"),
+        "state": "needs confirmation" if row.state == "uncertain" else row.state,
+        "title": row.prompt,
+        "video": row.request.get("video"),
+        "error": row.error,
+        "created_at": row.created_at,
+    }
+
+
+def publish(
+    video: str | Path,
+    *,
+    to: str,
+    account: str = "default",
+    force: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    **metadata: Any,
+) -> dict[str, Any]:
+    """Upload ``video`` to platform ``to``; returns ``job_id, platform, remote_id, url, state``.
+
+    Everything is checked (request, account, platform limits, duplicates) before a byte is sent.
+    """
+    request = PublishRequest(video=str(video), to=to, account=account, force=force, **metadata)
+    publisher = get_publisher(to)
+    publisher.validate(request)
+    check_limits(probe_video(request.video), publisher.limits, to)
+    acct = load_account(to, account)
+    sha = _sha256(request.video)
+    target = publisher.target(request, acct)
+    key = hashlib.sha256(f"publish\0{to}\0{target}\0{sha}".encode()).hexdigest()
+    store = get_store()
+    previous = store.rows(
+        "SELECT id, state FROM jobs WHERE kind = 'publish' AND request_hash = ? "
+        "AND state NOT IN ('failed', 'canceled') ORDER BY created_at DESC",
+        (key,),
+    )
+    job_id: str | None = None
+    for prev_id, state in previous:
+        if state == "uncertain":
+            raise SubmitUncertainError(
+                f"Job {prev_id} may already have posted this video and needs confirmation: run "
+                f"`arthur-gen publications confirm {prev_id} --posted URN` or `... --not-posted`."
+            )
+        if state == "saved" and not force:
+            raise InvalidRequestError(
+                f"This file is already published to {to} ({target}) by job {prev_id}; "
+                "pass --force to upload it again."
+            )
+        if state != "saved" and job_id is None:
+            job_id = prev_id  # an unfinished upload: resume it
+    if dry_run:
+        return {"job_id": job_id, "platform": to, "remote_id": None, "url": None, "state": "dry run"}
+    owner = owner_token()
+    if job_id is None:
+        job_id = new_job_id()
+        now = time.time()
+        with store.transaction() as db:
+            store.insert(
+                db,
+                {
+                    "id": job_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "kind": "publish",
+                    "backend": to,
+                    "model": account,
+                    "prompt": request.title or Path(request.video).name,
+                    "request": request.to_dict(),
+                    "request_hash": key,
+                    "state": "planned",
+                    "estimate_usd": 0.0,
+                    "cost_usd": 0.0,
+                    "cost_source": "free",
+                    "parents": store.jobs_with_output(sha),
+                    "metrics": {"sha256": sha, "target": target, "checkpoint": {}},
+                    "lease_owner": owner,
+                    "lease_until": now + 30,
+                },
+            )
+    row = store.claim(job_id, owner)
+    if row is None:
+        raise ArthurGenError(f"Job {job_id} is being uploaded by another process; wait for it to finish.")
+    metrics = dict(row.metrics)
+
+    def save(checkpoint: dict[str, Any]) -> None:
+        metrics["checkpoint"] = checkpoint
+        store.set(job_id, expect_owner=owner, state="running", metrics=metrics, durable=True)
+
+    ctx = PublishContext(request, acct, job_id, metrics.get("checkpoint", {}), save, progress)
+    store.set(job_id, expect_owner=owner, state="running", submitted_at=row.submitted_at or time.time())
+    try:
+        outcome = publisher.upload(ctx)
+    except SubmitUncertainError as exc:
+        message = redact(str(exc), *acct.secrets())
+        store.set(job_id, state="uncertain", error=message, lease_owner=None, lease_until=None)
+        raise SubmitUncertainError(message) from None
+    except (KeyboardInterrupt, SystemExit):
+        store.release(job_id, owner)  # stays 'running': the next publish of this file resumes it
+        raise
+    except ArthurGenError as exc:
+        message = redact(str(exc), *acct.secrets())
+        retryable = bool(getattr(exc, "retryable", False))
+        store.set(
+            job_id,
+            state="running" if retryable else "failed",
+            error=message,
+            lease_owner=None,
+            lease_until=None,
+            finished_at=None if retryable else time.time(),
+        )
+        raise type(exc)(message) from None
+    except Exception as exc:
+        message = redact(f"{type(exc).__name__}: {exc}", *acct.secrets())
+        store.set(job_id, state="running", error=message, lease_owner=None, lease_until=None)
+        raise ArthurGenError(
+            f"The upload of job {job_id} stopped ({message}); run the same publish again to resume it."
+        ) from None
+    metrics["checkpoint"] = {**ctx.checkpoint, "url": outcome.url}
+    metrics["quota_units"] = outcome.quota_units
+    store.set(
+        job_id,
+        state="saved",
+        remote_id=outcome.remote_id,
+        metrics=metrics,
+        error=None,
+        finished_at=time.time(),
+        lease_owner=None,
+        lease_until=None,
+    )
+    log.info("published job %s to %s as %s", job_id, to, outcome.remote_id)
+    return {
+        "job_id": job_id,
+        "platform": to,
+        "remote_id": outcome.remote_id,
+        "url": outcome.url,
+        "state": "saved",
+    }
+
+
+def publications(limit: int = 50) -> list[dict[str, Any]]:
+    """Publish jobs, newest first: platform, account, remote id, link, state."""
+    store = get_store()
+    ids = store.rows("SELECT id FROM jobs WHERE kind = 'publish' ORDER BY created_at DESC LIMIT ?", (limit,))
+    rows = [store.get(i) for (i,) in ids]
+    return [_summary(r) for r in rows if r is not None]
+
+
+def confirm(job_id: str, *, posted: str | None = None, not_posted: bool = False) -> dict[str, Any]:
+    """Settle a ``needs confirmation`` job from what you saw on the platform."""
+    if (posted is None) == (not not_posted):
+        raise InvalidRequestError("Say either --posted URN (it is online) or --not-posted (it is not).")
+    store = get_store()
+    matches = store.find(job_id)
+    rows = [r for r in matches if r.kind == "publish"]
+    if len(rows) != 1:
+        raise JobNotFoundError(f"No single publish job matches {job_id!r}; see `arthur-gen publications`.")
+    row = rows[0]
+    if row.state != "uncertain":
+        raise InvalidRequestError(f"Job {row.id} is {row.state}, not waiting for confirmation.")
+    if posted is not None:
+        publisher = get_publisher(row.backend)
+        metrics = dict(row.metrics)
+        metrics["checkpoint"] = {**metrics.get("checkpoint", {}), "url": publisher.url_for(posted)}
+        store.set(
+            row.id, state="saved", remote_id=posted, metrics=metrics, error=None, finished_at=time.time()
+        )
+    else:
+        store.set(row.id, state="failed", error="not posted (confirmed by the user)", finished_at=time.time())
+    updated = store.get(row.id)
+    assert updated is not None
+    return _summary(updated)
