@@ -303,10 +303,16 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import arthur_gen as ag
 
-    row = ag.get_job(args.job)
-    data = row.to_dict()
+    if Path(args.job).is_file():  # an output file: its embedded record (PNG, MP4) or sidecar
+        from .media._edit import file_metadata
+
+        data = file_metadata(Path(args.job))
+    else:
+        data = ag.get_job(args.job).to_dict()
     if args.json:
         _print_json(data)
     else:

@@ -95,34 +95,33 @@ def duck_envelope(voice: np.ndarray, *, depth_db: float, window_s: float = 0.1) 
 
     n = voice.shape[1]
     win = max(1, int(window_s * RATE))
-    power = np.mean(voice**2, axis=0)
     blocks = math.ceil(n / win)
-    padded = np.pad(power, (0, blocks * win - n)).reshape(blocks, win).mean(axis=1)
-    active = (10 * np.log10(padded + 1e-12)) > -45.0
-    low = 10 ** (-abs(depth_db) / 20)
-    gains = np.where(active, low, 1.0)
-    # hold one block either side, then smooth to avoid clicks
-    held = np.maximum.reduce([1 - gains, np.roll(1 - gains, 1), np.roll(1 - gains, -1)])
-    curve = np.repeat(1 - held * (1 - low) / max(1e-9, 1 - low) * (1 - low), win)[:n]
-    kernel = np.ones(win, dtype=np.float32) / win
-    return np.convolve(curve, kernel, mode="same").astype(np.float32)
+    power = np.pad(np.mean(voice**2, axis=0), (0, blocks * win - n)).reshape(blocks, win).mean(axis=1)
+    active = (10 * np.log10(power + 1e-12)) > -45.0
+    held = active | np.roll(active, 1) | np.roll(active, -1)  # hold one block either side
+    gains = np.where(held, np.float32(10 ** (-abs(depth_db) / 20)), np.float32(1.0))
+    curve = np.repeat(gains, win)[:n]
+    kernel = np.ones(win, dtype=np.float32) / win  # smooth the steps: no clicks
+    return np.convolve(np.pad(curve, (win, win), mode="edge"), kernel, mode="same")[win:-win].astype(
+        np.float32
+    )
 
 
 def _k_weighted(data: np.ndarray, rate: int) -> np.ndarray:
-    """The BS.1770 K-weighting (pre-filter shelf + RLB high-pass), applied by its magnitude."""
+    """The BS.1770 K-weighting (shelf + RLB high-pass) at 48 kHz, applied by its exact response."""
     import numpy as np
 
+    if rate != RATE:
+        data = resample(data, rate, RATE)
     n = data.shape[1]
-    freqs = np.fft.rfftfreq(n, 1 / rate)
-    # Stage 1: high shelf, +4 dB above ~1.5 kHz. Stage 2: 2nd-order high-pass at 38 Hz.
-    f0, gain_db = 1681.974450955533, 3.999843853973347
-    shelf_hi = 10 ** (gain_db / 20)
-    r = (freqs / f0) ** 2
-    shelf = np.sqrt((1 + shelf_hi**2 * r) / (1 + r))  # |H| of a first-order-like high shelf
-    hp_f, hp_q = 38.13547087602444, 0.5003270373238773
-    x = freqs / hp_f
-    highpass = x**2 / np.sqrt((1 - x**2) ** 2 + (x / hp_q) ** 2)
-    spectrum = np.fft.rfft(data, axis=1) * (shelf * highpass)
+    z = np.exp(-1j * np.pi * np.fft.rfftfreq(n, 1 / RATE) / (RATE / 2))
+    response = np.ones_like(z)
+    for b, a in (
+        ((1.53512485958697, -2.69169618940638, 1.19839281085285), (1.0, -1.69065929318241, 0.73248077421585)),
+        ((1.0, -2.0, 1.0), (1.0, -1.99004745483398, 0.99007225036621)),
+    ):
+        response *= (b[0] + b[1] * z + b[2] * z**2) / (a[0] + a[1] * z + a[2] * z**2)
+    spectrum = np.fft.rfft(data, axis=1) * np.abs(response)
     return np.fft.irfft(spectrum, n=n, axis=1)
 
 

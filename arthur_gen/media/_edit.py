@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .._results import GeneratedVideo, ProgressEvent
     from .._runner import Plan
 
-__all__ = ["brand_kit", "build_recipe", "edit", "plan_edit"]
+__all__ = ["brand_kit", "build_recipe", "edit", "file_metadata", "plan_edit"]
 
 
 def brand_kit(name: str) -> dict[str, Any]:
@@ -175,3 +175,29 @@ def edit(
 
     assert isinstance(result, GeneratedVideo)
     return result
+
+
+def file_metadata(path: Path) -> dict[str, Any]:
+    """The arthur-gen record of an output file: embedded (MP4, PNG), else its sidecar."""
+    import json
+
+    from .._outputs import sidecar_path
+    from .._pngmeta import read_png_metadata
+    from ..errors import JobNotFoundError
+    from ._mp4meta import read_mp4_metadata
+
+    meta: dict[str, Any] | None = None
+    try:
+        if path.suffix.lower() in (".mp4", ".mov"):
+            meta = read_mp4_metadata(path)
+        elif path.suffix.lower() == ".png":
+            meta = read_png_metadata(path)
+        elif path.suffix.lower() == ".json":
+            meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise JobNotFoundError(f"{path}: cannot read its arthur-gen record ({exc})") from None
+    if meta is None and sidecar_path(path).is_file():
+        meta = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+    if not isinstance(meta, dict):
+        raise JobNotFoundError(f"{path} carries no arthur-gen record and has no sidecar")
+    return meta

@@ -562,6 +562,7 @@ def render(
     overlays = _Overlays(request, plan)
     audio = _mix_audio(request, plan)
     extras = _Extras(request, plan)
+    workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / "edit.mp4"
     encoder = Mp4Encoder(
         out, width=plan.width, height=plan.height, fps=plan.fps, bitrate=plan.bitrate, audio=audio is not None
