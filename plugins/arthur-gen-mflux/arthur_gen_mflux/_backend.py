@@ -595,5 +595,6 @@ class MfluxBackend(LocalBackend, ImageBackend):
         return self._cache.loaded()
 
     def release(self) -> None:
-        """Drop every warm model and return MLX's cached memory."""
+        """Drop every warm model, return MLX's cached memory and end the worker thread cleanly."""
         self._worker.run(self._cache.clear)
+        self._worker.close()

@@ -9,6 +9,11 @@ single GPU does anyway.
 
 Ctrl-C in the waiting thread sets the job's cancel event, so the worker stops at the next
 denoising step, and the ``KeyboardInterrupt`` is raised once it has.
+
+A thread that used MLX must call ``mx.clear_streams()`` before it ends, or the process may
+abort at exit with status 134 ("terminate called without an active exception", mlx#3126,
+#3395). :meth:`MlxWorker.close` does that on the worker itself; it runs on ``release()`` and
+at interpreter shutdown, before ``concurrent.futures`` joins its threads.
 """
 
 from __future__ import annotations
@@ -41,7 +46,31 @@ class MlxWorker:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mflux")
+                _close_at_shutdown(self)
             return self._executor
+
+    def close(self) -> None:
+        """End the worker thread cleanly (its MLX streams cleared first); a later run starts anew."""
+        if threading.get_ident() in self.thread_ids:
+            return  # cannot join itself; the shutdown hook closes it
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if self._use_mlx_stream:
+            try:
+                executor.submit(self._clear_streams).result(timeout=600)
+            except BaseException:  # a worker that failed still gets shut down
+                pass
+        executor.shutdown(wait=True)
+        self.thread_ids.clear()
+
+    def _clear_streams(self) -> None:
+        import mlx.core as mx
+
+        self._stream = None
+        mx.synchronize()
+        mx.clear_streams()
 
     def _in_stream(self, fn: Callable[[], T]) -> T:
         self.thread_ids.add(threading.get_ident())
@@ -74,3 +103,22 @@ class MlxWorker:
             except BaseException:
                 pass
             raise
+
+
+def _close_at_shutdown(worker: MlxWorker) -> None:
+    """Close ``worker`` when the interpreter exits, before the executor's threads are joined.
+
+    ``threading._register_atexit`` hooks run in reverse order of registration inside
+    ``threading._shutdown``, so this one (registered after ``concurrent.futures``'s own) runs
+    while the worker can still take a task. ``atexit`` would be too late: it runs after.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # pragma: no cover - every CPython 3.9+ has it
+        import atexit
+
+        atexit.register(worker.close)
+        return
+    try:
+        register(worker.close)
+    except RuntimeError:  # already shutting down: nothing more can be scheduled
+        pass
