@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_fill_crossfade_logo_and_timed_caption(media: dict[str, Path], tmp_path:
     assert reds[0] > 170 and blues[0] < 50 and reds[-1] < 50 and blues[-1] > 170
     blended = [m for m in mid if 50 < m[0] < 170 and 50 < m[2] < 170]
     assert len(blended) >= 4
-    assert all(a >= b - 3 for a, b in zip(reds, reds[1:], strict=False))
+    assert all(a >= b - 3 for a, b in itertools.pairwise(reds))
 
 
 def test_fit_pads_with_colour_and_blur_fills_behind(media: dict[str, Path], tmp_path: Path) -> None:

@@ -299,7 +299,7 @@ def _still_frames(seg: Segment, plan: RenderPlan, count: int) -> Iterator[np.nda
         cy = {"up": 1 - u, "down": u}.get(pan, 0.5)
         x0, y0 = (bw - ww) * cx, (bh - wh) * cy
         frame = base_img.resize((W, H), Image.Resampling.BILINEAR, box=(x0, y0, x0 + ww, y0 + wh))
-        yield np.asarray(frame, dtype=np.uint8)
+        yield np.array(frame, dtype=np.uint8)  # writable: overlays draw on it
 
 
 def _card_image(card: Card, plan: RenderPlan) -> np.ndarray:
