@@ -112,7 +112,7 @@ def _write(path: Path, data: bytes) -> Path:
 def test_bad_captions_logo_font_and_preset_limits(media: dict[str, Path], tmp_path: Path) -> None:
     srt = tmp_path / "bad.srt"
     srt.write_text("1\n00:00:02,000 --> 00:00:01,000\nbackwards\n")
-    with pytest.raises(InvalidRequestError, match="line 2.*ends"):
+    with pytest.raises(InvalidRequestError, match=r"line 2.*ends"):
         ag.edit([media["red"]], captions=srt, out_dir=tmp_path)
     fake_logo = _write(tmp_path / "logo.png", b"not an image")
     with pytest.raises(InvalidRequestError, match="logo"):
@@ -154,8 +154,9 @@ def test_cli_edit_json_dry_run_and_presets(media: dict[str, Path], tmp_path: Pat
     assert main(["edit", str(media["red"]), "--preset", "youtube", "--dry-run"]) == 0
     assert "1920x1080" in capsys.readouterr().out
     out = tmp_path / "o"
-    code = main(["edit", str(media["red"]), str(media["still"]), "--preset", "linkedin-portrait",
-                 "--logo", str(media["logo"]), "--title", "Hi", "--poster", "--out", str(out), "--json"])  # fmt: skip
+    args = ["edit", str(media["red"]), str(media["still"]), "--preset", "linkedin-portrait"]
+    args += ["--logo", str(media["logo"]), "--title", "Hi", "--poster", "--out", str(out), "--json"]
+    code = main(args)
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) >= {"job_id", "paths", "parents", "preset", "width", "height", "duration_s"}
