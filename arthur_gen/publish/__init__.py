@@ -10,7 +10,16 @@ from __future__ import annotations
 from ._accounts import Account, list_accounts, load_account, remove_account, save_account
 from ._driver import confirm, publications, publish
 from ._limits import Limits, VideoInfo, check_limits, probe_video
-from ._publisher import Outcome, PublishContext, Publisher, RegisterPublisher, get_publisher, publisher_names
+from ._loopback import check_endpoint, receive_redirect
+from ._publisher import (
+    Outcome,
+    PublishContext,
+    Publisher,
+    RegisterPublisher,
+    UploadInterruptedError,
+    get_publisher,
+    publisher_names,
+)
 from ._request import PublishRequest
 
 __all__ = [
@@ -21,7 +30,9 @@ __all__ = [
     "PublishRequest",
     "Publisher",
     "RegisterPublisher",
+    "UploadInterruptedError",
     "VideoInfo",
+    "check_endpoint",
     "check_limits",
     "confirm",
     "get_publisher",
@@ -31,6 +42,7 @@ __all__ = [
     "publications",
     "publish",
     "publisher_names",
+    "receive_redirect",
     "remove_account",
     "save_account",
 ]

@@ -79,7 +79,8 @@ def save_account(account: Account) -> Path:
     os.chmod(target.parent, 0o700)
     tmp = temp_path_beside(target)
     payload = json.dumps(account._revealed(), indent=2, sort_keys=True).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # before a byte of the token is written
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)

@@ -91,21 +91,15 @@ def check_limits(info: VideoInfo, limits: Limits, platform: str) -> None:
     if d is not None and limits.max_duration_s is not None and d > limits.max_duration_s:
         problems.append(f"duration {d:.1f} s (at most {limits.max_duration_s:g} s)")
     if info.width and info.height:
-        if (
-            (limits.max_width
-            and info.width > limits.max_width)
-            or (limits.max_height
-            and info.height > limits.max_height)
+        if (limits.max_width and info.width > limits.max_width) or (
+            limits.max_height and info.height > limits.max_height
         ):
             problems.append(
                 f"dimensions {info.width}x{info.height} (at most {limits.max_width}x{limits.max_height})"
             )
         aspect = info.width / info.height
-        if (
-            (limits.min_aspect
-            and aspect < limits.min_aspect)
-            or (limits.max_aspect
-            and aspect > limits.max_aspect)
+        if (limits.min_aspect and aspect < limits.min_aspect) or (
+            limits.max_aspect and aspect > limits.max_aspect
         ):
             problems.append(
                 f"aspect {aspect:.2f} (between {limits.min_aspect:.2f} and {limits.max_aspect:.2f})"

@@ -7,14 +7,28 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from ..errors import PluginError, UnknownModelError
+from ..errors import ArthurGenError, PluginError, UnknownModelError
 from ._limits import Limits
 
 if TYPE_CHECKING:
     from ._accounts import Account
     from ._request import PublishRequest
 
-__all__ = ["Outcome", "PublishContext", "Publisher", "RegisterPublisher", "get_publisher", "publisher_names"]
+__all__ = [
+    "Outcome",
+    "PublishContext",
+    "Publisher",
+    "RegisterPublisher",
+    "UploadInterruptedError",
+    "get_publisher",
+    "publisher_names",
+]
+
+
+class UploadInterruptedError(ArthurGenError):
+    """The upload stopped on a transient failure; the same publish again resumes it."""
+
+    retryable = True
 
 
 @attrs.frozen(kw_only=True)
