@@ -240,8 +240,8 @@ def request_from_dict(data: Mapping[str, Any]) -> Any:
         return other
     cls = {Kind.IMAGE.value: ImageRequest, Kind.VIDEO.value: VideoRequest}.get(str(kind))
     if cls is None:
-        known = ", ".join(repr(k) for k in ["image", "video", *REQUEST_KINDS])
-        raise InvalidRequestError(f"kind={kind!r} is not valid: must be one of {known}")
+        kinds = ", ".join(repr(k) for k in ["image", "video", *REQUEST_KINDS])
+        raise InvalidRequestError(f"kind={kind!r} is not valid: must be one of {kinds}")
     known = {a.name for a in attrs.fields(cls)}
     unknown = sorted(str(name) for name in set(fields) - known)
     if unknown:

@@ -82,7 +82,7 @@ def text_patch(
     )
     width = min(max_width, right - left + 2 * padding)
     height = bottom - top + 2 * padding
-    image = Image.new("RGBA", (max(1, width), max(1, height)), box or (0, 0, 0, 0))
+    image = Image.new("RGBA", (max(1, int(width)), max(1, int(height))), box or (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     draw.multiline_text(
         (padding - left, padding - top),
@@ -154,7 +154,7 @@ def blend(frame: np.ndarray, patch: np.ndarray, x: int, y: int, fade: float = 1.
     if x1 <= x0 or y1 <= y0:
         return
     part = patch[y0 - y : y1 - y, x0 - x : x1 - x]
-    alpha = part[..., 3:4].astype(np.uint16)
+    alpha: Any = part[..., 3:4].astype(np.uint16)
     if fade < 1.0:
         alpha = (alpha * int(fade * 256)) >> 8
     region = frame[y0:y1, x0:x1]

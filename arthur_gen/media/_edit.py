@@ -126,7 +126,7 @@ def plan_edit(inputs: Any, recipe: Any = None, **shortcuts: Any) -> Plan:
     from .._models import Kind
     from .._runner import plan_request
 
-    request = EditRequest(inputs=inputs, recipe=build_recipe(recipe, **shortcuts))
+    request: Any = EditRequest(inputs=inputs, recipe=build_recipe(recipe, **shortcuts))
     return plan_request(Kind.EDIT, request, None, None)
 
 

@@ -65,7 +65,7 @@ class Mp4Encoder:
             if bitrate is None:
                 options["crf"] = "18"
         try:
-            self.video = self.container.add_stream(codec, rate=self.fps, options=options)
+            self.video: Any = self.container.add_stream(codec, rate=self.fps, options=options)
         except Exception:  # videotoolbox refused (no hardware): the software encoder
             codec = "libx264"
             self.video = self.container.add_stream(
@@ -83,7 +83,7 @@ class Mp4Encoder:
         if bitrate is not None:
             ctx.bit_rate = bitrate
             ctx.options = dict(ctx.options, maxrate=str(bitrate * 3 // 2), bufsize=str(bitrate * 2))
-        self.audio = None
+        self.audio: Any = None
         if audio:
             self.audio = self.container.add_stream("aac", rate=AUDIO_RATE)
             self.audio.codec_context.layout = "stereo"

@@ -5,6 +5,7 @@ encode, streaming one frame at a time. Audio (small) is mixed whole, then normal
 from __future__ import annotations
 
 import fractions
+import functools
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -405,7 +406,7 @@ class _Overlays:
                 from ._postprocessors import get_postprocessor
 
                 processor, params = get_postprocessor(op.name), dict(op.params)
-                self._steps.append(lambda f, t, p=processor, q=params: _custom(f, t, p, q))
+                self._steps.append(functools.partial(_custom, processor=processor, params=params))
 
     def _add(self, start: float, end: float, patch: Any, x: int, y: int) -> None:
         from ._draw import blend
