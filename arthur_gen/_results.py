@@ -42,6 +42,12 @@ class _Generated:
     def sidecars(self) -> tuple[Path, ...]:
         return tuple(p.with_name(p.name + ".json") for p in self.paths)
 
+    def publish(self, *, to: str, **options: Any) -> dict[str, Any]:
+        """Publish :attr:`path` (see :func:`arthur_gen.publish`); the upload's parent is this job."""
+        from .publish._driver import publish
+
+        return publish(self.path, to=to, **options)
+
     def caption(self) -> str:
         cost = "cost unknown" if self.cost_usd is None else f"${self.cost_usd:.4f}"
         if self.cached:

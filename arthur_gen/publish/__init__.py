@@ -7,6 +7,10 @@ and the driver that records every step in the job store.
 
 from __future__ import annotations
 
+import sys as _sys
+import types as _types
+from typing import Any
+
 from ._accounts import Account, list_accounts, load_account, remove_account, save_account
 from ._driver import confirm, publications, publish
 from ._limits import Limits, VideoInfo, check_limits, probe_video
@@ -46,3 +50,13 @@ __all__ = [
     "remove_account",
     "save_account",
 ]
+
+
+class _CallablePackage(_types.ModuleType):
+    """``arthur_gen.publish(video, to=...)`` works whether this package was imported or not."""
+
+    def __call__(self, video: Any, **options: Any) -> dict[str, Any]:
+        return publish(video, **options)
+
+
+_sys.modules[__name__].__class__ = _CallablePackage

@@ -59,13 +59,22 @@ def publish(
     account: str = "default",
     force: bool = False,
     dry_run: bool = False,
+    preset: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     **metadata: Any,
 ) -> dict[str, Any]:
     """Upload ``video`` to platform ``to``; returns ``job_id, platform, remote_id, url, state``.
 
     Everything is checked (request, account, platform limits, duplicates) before a byte is sent.
+    ``preset`` first edits the video to that platform preset (``arthur-gen presets``) and
+    publishes the edit, whose job becomes this one's parent.
     """
+    if preset is not None and not dry_run:
+        from ..media._edit import edit
+
+        PublishRequest(video=str(video), to=to, account=account, force=force, **metadata)  # fail early
+        load_account(to, account)
+        video = edit(video, preset=preset).path
     request = PublishRequest(video=str(video), to=to, account=account, force=force, **metadata)
     publisher = get_publisher(to)
     publisher.validate(request)

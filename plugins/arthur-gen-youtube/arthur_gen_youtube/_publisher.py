@@ -131,8 +131,12 @@ class YouTubePublisher(Publisher):
         max_fps=60,
     )
 
-    def __init__(self, chunk_bytes: int = CHUNK_BYTES, sleep: Callable[[float], None] = time.sleep) -> None:
-        if chunk_bytes % (256 * 1024):
+    def __init__(self, chunk_bytes: int | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        if chunk_bytes is None:
+            import os
+
+            chunk_bytes = int(os.environ.get("ARTHUR_GEN_YOUTUBE_CHUNK_BYTES") or CHUNK_BYTES)
+        if chunk_bytes <= 0 or chunk_bytes % (256 * 1024):
             raise InvalidRequestError("The YouTube chunk size must be a multiple of 256 KiB.")
         self.chunk_bytes = chunk_bytes
         self._sleep = sleep
@@ -290,7 +294,8 @@ class YouTubePublisher(Publisher):
                         continue
                     if _transient(code):
                         raise UploadInterruptedError(
-                            f"YouTube kept failing ({code}); run the same publish again to resume from its offset."
+                            f"YouTube kept failing ({code}); run the same publish again to resume "
+                            "from its offset."
                         ) from None
                     raise _final_http_error(exc) from None
                 except OSError as exc:

@@ -8,6 +8,7 @@ import re
 import secrets
 import tempfile
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -265,6 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(503, "backendError", "Backend Error")
         if fault is not None and fault.kind.isdigit():
             return self._error(int(fault.kind), "backendError", "Injected")
+        if self.server.emulator.chunk_delay_s:
+            time.sleep(self.server.emulator.chunk_delay_s)
         if session.received >= session.size and end + 1 >= session.size:
             return self._finish(session)
         self._progress(session)
@@ -363,7 +366,8 @@ class _Server(ThreadingHTTPServer):
 class Emulator:
     """Start with ``with Emulator() as emu:``; ``emu.url`` is the API root."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, chunk_delay_s: float = 0.0) -> None:
+        self.chunk_delay_s = chunk_delay_s  # sleep before answering each chunk (crash tests)
         self._server = _Server((host, port), _Handler)
         self._server.state = _State()
         self._server.emulator = self
