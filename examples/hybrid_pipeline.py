@@ -97,6 +97,25 @@ def main() -> int:
             f"lineage: video {video.job_id} <- image {', '.join(job.parents)} "
             f"(sidecar parents: {sidecar['parents']})"
         )
+        from arthur_gen import media
+
+        # The post-ready cut: LinkedIn portrait (1080x1350), the keyframe's job as a brand logo
+        # stand-in, a title, an outro card; a local $0 edit job whose lineage names the video.
+        try:
+            post = video.edit(
+                [
+                    media.Reformat(preset="linkedin-portrait", mode="blur"),
+                    media.Logo(path=str(image.paths[0]), size=0.18),
+                    media.Title(text=args.prompt[:60], duration=2.0, position="top"),
+                    media.Card(where="outro", text="made with arthur-gen", duration=2.0),
+                ],
+                out_dir=out_dir,
+            )
+        except arthur_gen.ArthurGenError as exc:
+            print(f"edit failed: {exc}", file=sys.stderr)
+            return 1
+        assert video.job_id in post.parents, "the edit's lineage names the video's job"
+        print(f"post   {post.paths[0]}  (linkedin-portrait, $0, job {post.job_id})")
         total = (image.cost_usd or 0) + (video.cost_usd or 0)
         print(f"total {_money(total)}")
     return 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up, then run the main job: the hybrid pipeline (an image, animated into a
-# video on Replicate's MiniMax video-01), recorded with its cost and lineage.
+# video on Replicate's MiniMax video-01, then edited locally into a branded LinkedIn-portrait
+# cut), recorded with its cost and lineage.
 # Without REPLICATE_API_TOKEN it runs offline against the bundled Replicate emulator and
 # says so; with a token it does the real (paid) thing.
 set -euo pipefail
