@@ -132,17 +132,21 @@ def integrated_loudness(data: np.ndarray, rate: int = RATE) -> float:
     block, hop = int(0.4 * rate), int(0.1 * rate)
     if data.shape[1] < block:
         return -math.inf
-    weighted = _k_weighted(data.astype(np.float64), rate)
-    squares = np.cumsum(np.pad(weighted**2, ((0, 0), (1, 0))), axis=1)
     starts = np.arange(0, data.shape[1] - block + 1, hop)
-    z = (squares[:, starts + block] - squares[:, starts]) / block
-    loud = -0.691 + 10 * np.log10(np.sum(z, axis=0) + 1e-20)
+    power = np.zeros(len(starts))
+    for channel in data:  # one channel at a time: a long track's FFT stays small
+        weighted = _k_weighted(channel[None, :].astype(np.float64), rate)[0]
+        squares = np.concatenate(([0.0], np.cumsum(weighted**2)))
+        del weighted
+        power += (squares[starts + block] - squares[starts]) / block
+        del squares
+    loud = -0.691 + 10 * np.log10(power + 1e-20)
     gated = loud > -70.0
     if not gated.any():
         return -math.inf
-    relative = -0.691 + 10 * np.log10(np.mean(np.sum(z[:, gated], axis=0))) - 10.0
+    relative = -0.691 + 10 * np.log10(np.mean(power[gated])) - 10.0
     final = gated & (loud > relative)
-    return float(-0.691 + 10 * np.log10(np.mean(np.sum(z[:, final], axis=0))))
+    return float(-0.691 + 10 * np.log10(np.mean(power[final])))
 
 
 def normalize(data: np.ndarray, target_lufs: float = -14.0, peak: float = 0.95) -> np.ndarray:
