@@ -33,7 +33,9 @@ class _Progress:
         self.last = now
         rate = (sent - self.first) / max(now - self.start, 1e-6)
         pct = 100 * sent / total if total else 100
-        sys.stderr.write(f"\r  {sent / 2**20:,.1f} / {total / 2**20:,.1f} MiB ({pct:.0f}%) at {rate / 2**20:,.1f} MiB/s")
+        sys.stderr.write(
+            f"\r  {sent / 2**20:,.1f} / {total / 2**20:,.1f} MiB ({pct:.0f}%) at {rate / 2**20:,.1f} MiB/s"
+        )
         if sent >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -83,7 +85,9 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     else:
         print(f"Published to {result['platform']}: {result['url']} (job {result['job_id']})")
         if args.to == "youtube" and args.privacy == "private":
-            print("  It is private: uploads from unverified API projects are forced private; change it in YouTube Studio.")
+            print(
+                "  It is private: uploads from unverified API projects are forced private; change it in YouTube Studio."
+            )
     return 0
 
 
@@ -137,7 +141,9 @@ def _login(args: argparse.Namespace) -> Any:
     if args.platform == "linkedin":
         from arthur_gen_linkedin import login as linkedin_login
 
-        return linkedin_login(name=args.name, client_id=args.client_id, client_secret_env=args.client_secret_env)
+        return linkedin_login(
+            name=args.name, client_id=args.client_id, client_secret_env=args.client_secret_env
+        )
     raise InvalidRequestError(f"No login for {args.platform!r}: use youtube or linkedin.")
 
 
@@ -154,7 +160,9 @@ def _cmd_accounts(args: argparse.Namespace) -> int:
         for a in accounts:
             if not args.json:
                 expires = a.get("expires_at")
-                note = f", token expires {time.strftime('%Y-%m-%d', time.localtime(expires))}" if expires else ""
+                note = (
+                    f", token expires {time.strftime('%Y-%m-%d', time.localtime(expires))}" if expires else ""
+                )
                 print(f"{a.platform}/{a.name}{note}")
         return 0
     if not args.platform:
@@ -168,16 +176,22 @@ def _cmd_accounts(args: argparse.Namespace) -> int:
         account = _login(args)
     elif args.platform == "youtube":
         if not args.credentials:
-            raise InvalidRequestError("`accounts add youtube` needs --credentials FILE (an authorized-user JSON).")
+            raise InvalidRequestError(
+                "`accounts add youtube` needs --credentials FILE (an authorized-user JSON)."
+            )
         from arthur_gen_youtube import add_credentials
 
         account = add_credentials(args.credentials, name=args.name)
     elif args.platform == "linkedin":
         if not args.token_env:
-            raise InvalidRequestError("`accounts add linkedin` needs --token-env VAR (a variable holding the token).")
+            raise InvalidRequestError(
+                "`accounts add linkedin` needs --token-env VAR (a variable holding the token)."
+            )
         token = os.environ.get(args.token_env)
         if not token:
-            raise InvalidRequestError(f"${args.token_env} is empty or unset; export the access token into it first.")
+            raise InvalidRequestError(
+                f"${args.token_env} is empty or unset; export the access token into it first."
+            )
         from arthur_gen_linkedin import add_token
 
         account = add_token(token, name=args.name, author=args.author)
@@ -185,7 +199,9 @@ def _cmd_accounts(args: argparse.Namespace) -> int:
         raise InvalidRequestError(f"Unknown platform {args.platform!r}: use youtube or linkedin.")
     print(f"Saved {account.platform}/{account.name} (file mode 0600).")
     if account.platform == "linkedin" and not account.get("refresh_token"):
-        print("  LinkedIn gave no refresh token (most apps get none): log in again when it expires (60 days).")
+        print(
+            "  LinkedIn gave no refresh token (most apps get none): log in again when it expires (60 days)."
+        )
     if account.platform == "youtube":
         print("  If the Google app is in 'Testing', its refresh token stops working after 7 days.")
     return 0
@@ -216,15 +232,21 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--thumbnail", help="a PNG/JPEG thumbnail (YouTube)")
     p.add_argument("--text", help="the post's text (LinkedIn)")
     p.add_argument("--visibility", choices=("PUBLIC", "CONNECTIONS", "LOGGED_IN"), help="LinkedIn visibility")
-    p.add_argument("--preset", help="edit the video to this preset first (`arthur-gen presets`), then publish")
+    p.add_argument(
+        "--preset", help="edit the video to this preset first (`arthur-gen presets`), then publish"
+    )
     p.add_argument("--not-synthetic", action="store_true", help="do not declare AI-generated content")
     p.add_argument("--force", action="store_true", help="upload even if this file is already published there")
     p.add_argument("--dry-run", action="store_true", help="check everything, upload nothing")
-    p.add_argument("--json", action="store_true", help="print job_id, platform, remote_id, url, state as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print job_id, platform, remote_id, url, state as JSON"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=_cmd_publish)
 
-    p = sub.add_parser("publications", help="published videos and posts: links and states; settle uncertain posts")
+    p = sub.add_parser(
+        "publications", help="published videos and posts: links and states; settle uncertain posts"
+    )
     p.add_argument("action", nargs="?", choices=("list", "confirm"), default="list")
     p.add_argument("job", nargs="?", help="the job to confirm")
     how = p.add_mutually_exclusive_group()
@@ -247,6 +269,8 @@ def add_commands(sub: Any) -> None:
         help="linkedin login: variable holding the client secret",
     )
     p.add_argument("--token-env", help="linkedin add: variable holding an access token")
-    p.add_argument("--author", help="linkedin add: the author URN (urn:li:person:... or urn:li:organization:...)")
+    p.add_argument(
+        "--author", help="linkedin add: the author URN (urn:li:person:... or urn:li:organization:...)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_accounts)

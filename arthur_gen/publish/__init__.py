@@ -14,7 +14,7 @@ from typing import Any
 from ._accounts import Account, list_accounts, load_account, remove_account, save_account
 from ._driver import confirm, publications, publish
 from ._limits import Limits, VideoInfo, check_limits, probe_video
-from ._loopback import check_endpoint, receive_redirect
+from ._loopback import check_endpoint, is_loopback_host, receive_redirect
 from ._publisher import (
     Outcome,
     PublishContext,
@@ -40,6 +40,7 @@ __all__ = [
     "check_limits",
     "confirm",
     "get_publisher",
+    "is_loopback_host",
     "list_accounts",
     "load_account",
     "probe_video",

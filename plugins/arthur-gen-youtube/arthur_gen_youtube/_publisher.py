@@ -355,6 +355,18 @@ def login(
         raise InvalidRequestError(
             f"{client_secrets} is not a 'Desktop app' OAuth client JSON (no 'installed' key)."
         )
+    import os
+    from urllib.parse import urlsplit
+
+    from arthur_gen.publish import is_loopback_host
+
+    endpoints = [config["installed"].get(k, "") for k in ("auth_uri", "token_uri")]
+    for url in endpoints:
+        parts = urlsplit(url)
+        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+            raise InvalidRequestError(f"{client_secrets}: the OAuth endpoint {url!r} is not https.")
+    if any(u.startswith("http://") for u in endpoints):
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # an emulator on a loopback address only
     flow = Flow.from_client_config(config, scopes=SCOPES, autogenerate_code_verifier=True)
 
     def build(redirect_uri: str, state: str) -> str:
@@ -363,10 +375,6 @@ def login(
         return str(url)
 
     answer = receive_redirect(build, open_url)
-    import os
-
-    if answer["redirect_uri"].startswith("http://"):
-        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback redirect only
     try:
         flow.fetch_token(code=answer["code"])
     except Exception as exc:

@@ -127,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "errors": [{"reason": "authError"}],
                     }
                 },
-                {"WWW-Authenticate": "Bearer"},
+                {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
             )
             return False
         return True
