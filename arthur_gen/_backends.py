@@ -103,6 +103,11 @@ class Backend(ABC):
         """A string that changes when the model's weights change (part of the cache key)."""
         return ""
 
+    def cache_identity(self, request: Request, model: ModelInfo) -> str | None:
+        """A stamp of the local files this request uses (e.g. a weights folder, LoRA files),
+        folded into the cache key so changed files miss the cache; None when it uses none."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id!r}>"
 

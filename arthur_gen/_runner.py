@@ -121,6 +121,9 @@ def plan_request(kind: Kind, request: Request, backend_id: str | None, model_id:
     check_request(request, model)
     backend.validate(request, model)
     version = backend.model_version(model)
+    identity = backend.cache_identity(request, model)
+    if identity:
+        version = f"{version};files={identity}"
     rhash = request_key(request, backend=backend.id, model=model.id, version=version)
     return Plan(
         request=request,

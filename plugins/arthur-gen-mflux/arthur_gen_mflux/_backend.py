@@ -451,6 +451,12 @@ class MfluxBackend(LocalBackend, ImageBackend):
 
     # -- requests ------------------------------------------------------------------------
 
+    def cache_identity(self, request: Request, model: ModelInfo) -> str | None:
+        """A stamp of the local model folder and LoRA files the request uses (cache key part)."""
+        plan = self._plan(request, model)
+        local = [p for p in (plan.key.model_path, *plan.key.lora_paths) if p and Path(p).exists()]
+        return _weights.files_stamp(local) if local else None
+
     def _plan(self, request: Request, model: ModelInfo) -> Plan:
         if not isinstance(request, ImageRequest):
             raise InvalidRequestError("mflux makes images, not videos", field="model")

@@ -23,6 +23,7 @@ from ._catalog import Entry, Family
 __all__ = [
     "download_allowed",
     "download_command",
+    "files_stamp",
     "hf_hub_cache",
     "is_hf_repo_id",
     "missing_weights_error",
@@ -149,3 +150,41 @@ def missing_weights_error(
         f"`{download_command(repo, revision, entry.family)}`{login}, or pass "
         "options={'download': True} (CLI: -o download=true) to let mflux fetch them."
     )
+
+
+#: Bytes hashed from each end of a weights file: catches rewritten files cheaply.
+_DIGEST_EDGE = 64 * 1024
+
+
+def _file_stamp(path: Path) -> str:
+    import hashlib
+
+    st = path.stat()
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        digest.update(fh.read(_DIGEST_EDGE))
+        if st.st_size > 2 * _DIGEST_EDGE:
+            fh.seek(-_DIGEST_EDGE, os.SEEK_END)
+            digest.update(fh.read(_DIGEST_EDGE))
+    return f"{st.st_size}:{st.st_mtime_ns}:{digest.hexdigest()[:16]}"
+
+
+def files_stamp(paths: Sequence[str]) -> str | None:
+    """A short digest of the local files under ``paths`` (a file, or every file in a folder):
+    size, mtime and a hash of each file's first and last 64 KiB. None when no path is local
+    (e.g. a Hugging Face repo id). Changes when any weights file is added, removed or rewritten.
+    """
+    import hashlib
+
+    parts: list[str] = []
+    for raw in paths:
+        root = Path(raw)
+        if root.is_file():
+            parts.append(f"{root}={_file_stamp(root)}")
+        elif root.is_dir():
+            for file in sorted(p for p in root.rglob("*") if p.is_file()):
+                parts.append(f"{root}/{file.relative_to(root)}={_file_stamp(file)}")
+            parts.append(f"{root}/")
+    if not parts:
+        return None
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]

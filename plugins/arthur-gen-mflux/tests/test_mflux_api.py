@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +128,49 @@ def test_local_model_path_through_the_api(plugged: MfluxBackend, loader: FakeLoa
         options={"model_path": str(folder)},
     )
     assert loader.loads[0].model_path == str(folder)
+
+
+def _gen(tmp_path: Path, **options: Any) -> Any:
+    return arthur_gen.generate_image(
+        "a red fox", backend="mflux", seed=3, width=256, height=256, options=options, out_dir=tmp_path / "out"
+    )
+
+
+def test_changed_local_weights_miss_the_cache(
+    plugged: MfluxBackend, loader: FakeLoader, tmp_path: Path
+) -> None:
+    """A rewritten model folder file or LoRA file is a new request for the result cache."""
+    folder = tmp_path / "saved"
+    (folder / "transformer").mkdir(parents=True)
+    weights_file = folder / "transformer" / "0.safetensors"
+    weights_file.write_bytes(b"a" * 1000)
+    lora = tmp_path / "style.safetensors"
+    lora.write_bytes(b"lora-1")
+    first = _gen(tmp_path, model_path=str(folder), lora_paths=[str(lora)])
+    again = _gen(tmp_path, model_path=str(folder), lora_paths=[str(lora)])
+    assert again.cached and len(loader.calls) == 1
+
+    weights_file.write_bytes(b"b" * 1000)  # same size; content and mtime change
+    os.utime(weights_file, ns=(weights_file.stat().st_atime_ns, weights_file.stat().st_mtime_ns + 10**9))
+    changed_model = _gen(tmp_path, model_path=str(folder), lora_paths=[str(lora)])
+    assert not changed_model.cached and len(loader.calls) == 2
+
+    lora.write_bytes(b"lora-2")
+    changed_lora = _gen(tmp_path, model_path=str(folder), lora_paths=[str(lora)])
+    assert not changed_lora.cached and len(loader.calls) == 3
+    (folder / "transformer" / "1.safetensors").write_bytes(b"extra shard")
+    assert not _gen(tmp_path, model_path=str(folder), lora_paths=[str(lora)]).cached
+    assert first.path.is_file()
+
+
+def test_same_size_same_mtime_rewrite_is_caught_by_the_digest(tmp_path: Path) -> None:
+    from arthur_gen_mflux._weights import files_stamp
+
+    f = tmp_path / "w.safetensors"
+    f.write_bytes(b"x" * 200_000)
+    st = f.stat()
+    before = files_stamp([str(f)])
+    f.write_bytes(b"y" * 200_000)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert files_stamp([str(f)]) != before
+    assert files_stamp(["org/not-a-local-path"]) is None
