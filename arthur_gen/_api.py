@@ -369,7 +369,7 @@ def resume(
     owner = owner_token()
     outcomes: list[tuple[str, GeneratedImage | GeneratedVideo | ArthurGenError]] = []
     for row in store.active_jobs():
-        if not row.lease_stale():
+        if not row.lease_stale() or row.kind == "publish":  # uploads resume with the same `publish`
             continue
         claimed = store.claim(row.id, owner)
         if claimed is None:

@@ -26,6 +26,7 @@ class Kind(str, enum.Enum):
     IMAGE = "image"
     VIDEO = "video"
     EDIT = "edit"  # a recipe applied to files, locally, by the core's own backend
+    PUBLISH = "publish"  # an upload to a platform (arthur_gen.publish), $0 in the ledger
 
     def __str__(self) -> str:
         return self.value

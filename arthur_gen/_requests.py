@@ -220,7 +220,10 @@ class VideoRequest(_Request):
 
 # Other job kinds rebuild their requests with their own ``from_dict``: "module:Class", imported
 # only when a request of that kind is read (register_request_kind adds more, e.g. "publish").
-REQUEST_KINDS: dict[str, str] = {"edit": "arthur_gen.media._recipe:EditRequest"}
+REQUEST_KINDS: dict[str, str] = {
+    "edit": "arthur_gen.media._recipe:EditRequest",
+    "publish": "arthur_gen.publish._request:PublishRequest",
+}
 
 
 def register_request_kind(kind: str, target: str) -> None:

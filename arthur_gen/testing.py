@@ -49,6 +49,7 @@ __all__ = [
     "FakePlugin",
     "FakeProvider",
     "FakeVideoBackend",
+    "check_publisher",
     "png_bytes",
     "record_job",
     "registered",
@@ -493,3 +494,37 @@ def check_postprocessor(postprocessor: Any, params: Mapping[str, Any] | None = N
         out = postprocessor.process(frame.copy(), 0.5, given)
         assert isinstance(out, np.ndarray), f"process returned {type(out).__name__}, not an ndarray"
         assert out.shape == shape and out.dtype == np.uint8, f"process returned {out.shape} {out.dtype}"
+
+
+def check_publisher(publisher: Any, video: str | Path | None = None, account: Any = None, **metadata: Any) -> None:
+    """Assert that a plugin's publisher keeps the contract (for its test suite, against its emulator).
+
+    Always: a named :class:`arthur_gen.publish.Publisher` with ``Limits``, string targets and
+    links, an own ``upload``. With ``video`` and ``account``: an upload returns an ``Outcome``,
+    saves checkpoints without tokens, and running it again from its last checkpoint returns
+    the same remote id (a resumed job never publishes twice).
+    """
+    import json
+
+    from .publish import Limits, Outcome, PublishContext, Publisher, PublishRequest
+
+    assert isinstance(publisher, Publisher), f"{publisher!r} is not an arthur_gen.publish.Publisher"
+    assert isinstance(publisher.name, str) and publisher.name, "a publisher needs a name"
+    assert isinstance(publisher.limits, Limits), "limits must be an arthur_gen.publish.Limits"
+    assert type(publisher).upload is not Publisher.upload, "a publisher must implement upload()"
+    assert isinstance(publisher.url_for("x"), str)
+    if video is None or account is None:
+        return
+    request = PublishRequest(video=str(video), to=publisher.name, account=account.name, **metadata)
+    publisher.validate(request)
+    assert isinstance(publisher.target(request, account), str)
+    saved: list[dict[str, Any]] = []
+    ctx = PublishContext(request, account, "conformance0000", {}, saved.append)
+    first = publisher.upload(ctx)
+    assert isinstance(first, Outcome) and first.remote_id, f"upload returned {first!r}"
+    assert saved, "upload() saved no checkpoint: a crash could not resume"
+    dumped = json.dumps(saved, default=str)
+    for secret in account.secrets():
+        assert secret.reveal() not in dumped, "a token was written into a checkpoint"
+    again = publisher.upload(PublishContext(request, account, "conformance0000", saved[-1], saved.append))
+    assert again.remote_id == first.remote_id, "resuming a finished upload published again"

@@ -22,7 +22,8 @@ VPY=.venv/bin/python
 "$VPY" -m pip install -q --upgrade pip
 
 echo "==> arthur-gen (core, edit extra, dev tools) and arthur-gen-replicate (with the emulator's media extras)"
-"$VPY" -m pip install -q -e ".[dev,edit]" -e "plugins/arthur-gen-replicate[emulator]"
+"$VPY" -m pip install -q -e ".[dev,edit]" -e "plugins/arthur-gen-replicate[emulator]" \
+    -e plugins/arthur-gen-youtube -e plugins/arthur-gen-linkedin
 
 if [ "$(uname -s)" = "Linux" ]; then
     if ! "$VPY" -c "import mflux, mlx.core" >/dev/null 2>&1; then

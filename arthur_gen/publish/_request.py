@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ __all__ = ["PRIVACY", "VISIBILITY", "PublishRequest"]
 
 PRIVACY = ("private", "unlisted", "public")
 VISIBILITY = ("PUBLIC", "CONNECTIONS", "LOGGED_IN")
+_REBUILDING = contextvars.ContextVar("rebuilding", default=False)  # from the store: files may be gone
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -44,7 +46,8 @@ class PublishRequest:
     def __attrs_post_init__(self) -> None:
         if not self.to:
             raise InvalidRequestError("Say where to publish: --to youtube or --to linkedin.")
-        if not Path(self.video).is_file():
+        files = not _REBUILDING.get()
+        if files and not Path(self.video).is_file():
             raise InvalidRequestError(f"No video file at {self.video}: check the path.")
         if self.privacy not in PRIVACY:
             raise InvalidRequestError(f"--privacy {self.privacy!r}: use one of {', '.join(PRIVACY)}.")
@@ -62,7 +65,7 @@ class PublishRequest:
             raise InvalidRequestError("The tags add up to more than 500 characters; drop some.")
         if len(self.text) > 3000:
             raise InvalidRequestError(f"The post text has {len(self.text)} characters; the limit is 3000.")
-        if self.thumbnail is not None and not Path(self.thumbnail).is_file():
+        if files and self.thumbnail is not None and not Path(self.thumbnail).is_file():
             raise InvalidRequestError(f"No thumbnail file at {self.thumbnail}: check the path.")
         if self.publish_at is not None:
             try:
@@ -87,5 +90,10 @@ class PublishRequest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PublishRequest:
+        """Rebuild a stored request (the files it names need not exist any more)."""
         fields = {f.name for f in attrs.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in fields})
+        token = _REBUILDING.set(True)
+        try:
+            return cls(**{k: v for k, v in data.items() if k in fields})
+        finally:
+            _REBUILDING.reset(token)
