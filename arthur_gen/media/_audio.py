@@ -114,14 +114,18 @@ def _k_weighted(data: np.ndarray, rate: int) -> np.ndarray:
     if rate != RATE:
         data = resample(data, rate, RATE)
     n = data.shape[1]
-    z = np.exp(-1j * np.pi * np.fft.rfftfreq(n, 1 / RATE) / (RATE / 2))
+    # The (smooth) magnitude on a fine fixed grid, interpolated: no complex temporaries of
+    # the track's length, so a long track's loudness costs little memory.
+    grid = np.linspace(0.0, RATE / 2, 1 << 16)
+    z = np.exp(-1j * np.pi * grid / (RATE / 2))
     response = np.ones_like(z)
     for b, a in (
         ((1.53512485958697, -2.69169618940638, 1.19839281085285), (1.0, -1.69065929318241, 0.73248077421585)),
         ((1.0, -2.0, 1.0), (1.0, -1.99004745483398, 0.99007225036621)),
     ):
         response *= (b[0] + b[1] * z + b[2] * z**2) / (a[0] + a[1] * z + a[2] * z**2)
-    spectrum = np.fft.rfft(data, axis=1) * np.abs(response)
+    spectrum = np.fft.rfft(data, axis=1)
+    spectrum *= np.interp(np.fft.rfftfreq(n, 1 / RATE), grid, np.abs(response))
     return np.fft.irfft(spectrum, n=n, axis=1)
 
 
