@@ -107,16 +107,25 @@ def _size_for_aspect(aspect: str, area: int = 1024 * 1024) -> tuple[int, int]:
     return _round(width), _round(width / ratio)
 
 
+#: EXIF orientations that turn the stored pixels a quarter turn (mflux loads them upright).
+_QUARTER_TURNS = {5, 6, 7, 8}
+
+
 def _size_of_image(entry: Entry, path: str) -> tuple[int, int]:
-    """The input image's size, scaled into the model's bounds, rounded down to 16."""
+    """The input image's upright size (after its EXIF orientation, as mflux loads it), scaled
+    into the model's bounds keeping its aspect ratio where the bounds allow, rounded down to 16."""
     from PIL import Image
 
     try:
         with Image.open(path) as image:
             width, height = image.size
+            if image.getexif().get(0x0112) in _QUARTER_TURNS:
+                width, height = height, width
     except OSError as exc:
         raise _bad(entry, "image", path, f"cannot be read as an image ({exc})") from None
-    scale = min(1.0, MAX_SIZE / max(width, height))
+    # Up to the minimum side, then down to the maximum: one factor for both sides.
+    scale = max(1.0, MIN_SIZE / min(width, height))
+    scale = min(scale, MAX_SIZE / max(width, height))
 
     def fit(side: int) -> int:
         return max(MIN_SIZE, min(MAX_SIZE, int(side * scale) // SIZE_MULTIPLE * SIZE_MULTIPLE))

@@ -75,7 +75,7 @@ def test_missing_weights_through_the_api(plugged: MfluxBackend, loader: FakeLoad
     with pytest.raises(arthur_gen.BackendUnavailableError) as info:
         arthur_gen.generate_image("x", backend="mflux", model="z-image-turbo", seed=1)
     text = str(info.value)
-    assert "z-image-turbo" in text and "20.5 GB" in text
+    assert "z-image-turbo" in text and "31 GB" in text
     assert "hf download Tongyi-MAI/Z-Image-Turbo" in text
     assert loader.loads == []
 

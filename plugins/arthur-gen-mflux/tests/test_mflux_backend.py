@@ -658,3 +658,49 @@ def test_ctrl_c_while_waiting_cancels_the_job(
         timer.cancel()
     assert cancel.is_set()
     assert 0 < steps[-1] < 25  # the worker stopped between steps, not at the end
+
+
+# -- input image sizes -------------------------------------------------------------------
+
+
+def _jpeg_with_orientation(path: Path, width: int, height: int, orientation: int) -> str:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.new("RGB", (width, height), (10, 20, 30)).save(path, "JPEG", exif=exif.tobytes())
+    return str(path)
+
+
+@pytest.mark.parametrize(("orientation", "expected"), [(1, (640, 480)), (3, (640, 480)), (6, (480, 640))])
+def test_input_size_follows_exif_orientation(
+    orientation: int, expected: tuple[int, int], run: Run, loader: FakeLoader, tmp_path: Path, weights: Path
+) -> None:
+    """A phone photo stored 640x480 with 'rotate 90' is planned 480x640, as mflux loads it."""
+    image = _jpeg_with_orientation(tmp_path / "phone.jpg", 640, 480, orientation)
+    run("dev", image=image, strength=0.6)
+    (call,) = loader.calls
+    assert (call["width"], call["height"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((200, 150), (336, 256)),
+        ((150, 200), (256, 336)),
+        ((4000, 3000), (2048, 1536)),
+        ((512, 512), (512, 512)),
+    ],
+)
+def test_input_size_keeps_its_aspect_when_clamped(
+    size: tuple[int, int],
+    expected: tuple[int, int],
+    run: Run,
+    loader: FakeLoader,
+    tmp_path: Path,
+    weights: Path,
+) -> None:
+    image = _png(tmp_path / "in.png", *size)
+    run("dev", image=image, strength=0.6)
+    (call,) = loader.calls
+    assert (call["width"], call["height"]) == expected

@@ -405,3 +405,15 @@ def test_mlx_worker_keeps_models_on_one_thread_and_stream() -> None:
     assert len(worker.thread_ids) == 1
     assert len({str(s) for s in streams}) == 1
     assert streams[0] != mx.default_stream(mx.default_device())  # not the caller's stream
+
+
+def test_z_image_size_matches_mflux_readme() -> None:
+    """The download size the plugin states is the one mflux's Z-Image README states."""
+    import mflux
+    from arthur_gen_mflux._catalog import entry_for
+
+    readme = Path(mflux.__file__).parent / "models" / "z_image" / "README.md"
+    assert "(~31GB)" in readme.read_text()
+    for model_id in ("z-image", "z-image-turbo"):
+        entry = entry_for(model_id)
+        assert entry is not None and entry.download_gb == 31.0
