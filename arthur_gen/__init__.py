@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from .media._postprocessors import Postprocessor
     from .media._presets import Preset, get_preset, presets
     from .media._recipe import EditRecipe, EditRequest
+    from .storyboard._board import Storyboard
 
 _LAZY = {
     "ArthurGenError": ".errors",
@@ -169,6 +170,7 @@ _LAZY = {
     "result_of": "._api",
     "resume": "._api",
     "write_dashboard": "._dashboard",
+    "Storyboard": ".storyboard._board",
 }
 
 __version__ = "0.1.0"
@@ -223,6 +225,7 @@ __all__ = [
     "RemoteState",
     "RemoteStatus",
     "Secret",
+    "Storyboard",
     "SubmitUncertainError",
     "UnknownModelError",
     "UnknownPriceError",
