@@ -132,11 +132,18 @@ class LocalContext:
     workdir: Path
     cancel_event: threading.Event = attrs.field(factory=threading.Event)
     on_step: ProgressFn | None = None
+    #: Called with a phase name after the steps (e.g. ``decoding``, ``saving``).
+    on_phase: Callable[[str], None] | None = None
 
     def progress(self, step: int, total: int) -> None:
         """Report that ``step`` of ``total`` steps is done."""
         if self.on_step is not None:
             self.on_step(step, total)
+
+    def phase(self, name: str) -> None:
+        """Report that the job entered ``name`` (a ProgressEvent phase), e.g. ``decoding``."""
+        if self.on_phase is not None:
+            self.on_phase(name)
 
     @property
     def cancelled(self) -> bool:

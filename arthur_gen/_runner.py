@@ -340,7 +340,10 @@ def _drive_local(
             last[0] = time.monotonic()
             store.set(row.id, expect_owner=owner)
 
-    ctx = LocalContext(job_id=row.id, workdir=work, cancel_event=cancel, on_step=on_step)
+    def on_phase(phase: str) -> None:
+        _emit(opts, row.id, phase)
+
+    ctx = LocalContext(job_id=row.id, workdir=work, cancel_event=cancel, on_step=on_step, on_phase=on_phase)
     # A local job has a deadline only when the caller gave one (CPU runs can take long).
     timed_out = threading.Event()
     timer = None

@@ -589,6 +589,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
         return self._save(result, plan, ctx), loaded, generate_s
 
     def _save(self, result: Any, plan: Plan, ctx: LocalContext) -> Path:
+        ctx.phase("saving")
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         path = ctx.workdir / f"mflux-{plan.entry.id}-{plan.generate_kwargs['seed']}.png"
         try:

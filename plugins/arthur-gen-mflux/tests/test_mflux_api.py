@@ -174,3 +174,36 @@ def test_same_size_same_mtime_rewrite_is_caught_by_the_digest(tmp_path: Path) ->
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert files_stamp([str(f)]) != before
     assert files_stamp(["org/not-a-local-path"]) is None
+
+
+def test_progress_reports_steps_when_done_then_decoding_then_saving(
+    plugged: MfluxBackend, loader: FakeLoader, weights: Path, tmp_path: Path
+) -> None:
+    events: list[Any] = []
+    arthur_gen.generate_image(
+        "a fox", backend="mflux", seed=2, width=256, height=256, out_dir=tmp_path, on_progress=events.append
+    )
+    tail = [(e.phase, e.step) for e in events if e.phase in ("step", "decoding", "saving", "saved")]
+    assert tail == [("step", 0), ("step", 1), ("step", 2), ("step", 3), ("step", 4), ("decoding", None),
+                    ("saving", None), ("saved", None)]  # fmt: skip
+
+
+def test_a_step_is_reported_only_after_mflux_computed_it() -> None:
+    """mflux calls in_loop(t) before mx.eval computes step t: at that call only t steps are done."""
+    from types import SimpleNamespace
+
+    from arthur_gen_mflux._progress import StepBridge
+
+    seen: list[Any] = []
+    ctx = arthur_gen.LocalContext(
+        job_id="j", workdir=Path("."), on_step=lambda s, t: seen.append((s, t)), on_phase=seen.append
+    )
+    bridge = StepBridge()
+    bridge.attach(ctx)
+    config = SimpleNamespace(num_inference_steps=4, init_time_step=1)  # image-to-image: 3 steps run
+    bridge.call_before_loop(config=config)
+    for t in (1, 2, 3):
+        bridge.call_in_loop(t, config=config)
+    assert seen == [(0, 3), (1, 3), (2, 3)]
+    bridge.call_after_loop(config=config)
+    assert seen[-2:] == [(3, 3), "decoding"]
