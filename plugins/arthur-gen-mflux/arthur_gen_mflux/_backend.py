@@ -133,6 +133,21 @@ def _size_of_image(entry: Entry, path: str) -> tuple[int, int]:
     return fit(width), fit(height)
 
 
+#: Prompts whose text embeddings a warm model keeps (FLUX.1 and Qwen keep 2-4 MiB per prompt).
+PROMPT_CACHE_LIMIT = 8
+
+
+def bound_prompt_cache(model: Any, limit: int = PROMPT_CACHE_LIMIT) -> None:
+    """Drop the oldest entries of mflux's ``model.prompt_cache`` dict (insertion ordered) so a
+    warm model keeps at most ``limit - 1`` before a call adds one: memory stays flat in long
+    sessions of distinct prompts, while a repeated prompt still reuses its embeddings."""
+    cache = getattr(model, "prompt_cache", None)
+    if not isinstance(cache, dict):
+        return
+    while len(cache) >= limit:
+        del cache[next(iter(cache))]
+
+
 @attrs.frozen(kw_only=True)
 class Plan:
     """What one request becomes: the weights to load and the ``generate_image`` arguments."""
@@ -569,6 +584,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
             with slot.lock:
                 slot.bridge.attach(ctx)
                 try:
+                    bound_prompt_cache(slot.model)
                     result = slot.model.generate_image(**plan.generate_kwargs)
                 finally:
                     slot.bridge.attach(None)

@@ -704,3 +704,20 @@ def test_input_size_keeps_its_aspect_when_clamped(
     run("dev", image=image, strength=0.6)
     (call,) = loader.calls
     assert (call["width"], call["height"]) == expected
+
+
+def test_warm_model_prompt_cache_stays_bounded(run: Run, loader: FakeLoader, weights: Path) -> None:
+    """mflux's FLUX.1/Qwen models keep every prompt's embeddings; the plugin trims the oldest."""
+    from arthur_gen_mflux._backend import PROMPT_CACHE_LIMIT, bound_prompt_cache
+
+    run("schnell", prompt="p0")
+    (model,) = loader.models
+    model.prompt_cache = {f"old{i}": object() for i in range(3 * PROMPT_CACHE_LIMIT)}
+    run("schnell", prompt="p1")
+    assert len(model.prompt_cache) == PROMPT_CACHE_LIMIT - 1
+    assert list(model.prompt_cache)[-1] == f"old{3 * PROMPT_CACHE_LIMIT - 1}"  # newest kept
+    small = {"a": 1, "b": 2}
+    holder = type("M", (), {"prompt_cache": small})()
+    bound_prompt_cache(holder)
+    assert small == {"a": 1, "b": 2}
+    bound_prompt_cache(object())  # models without a cache are left alone
