@@ -86,7 +86,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         print(f"Published to {result['platform']}: {result['url']} (job {result['job_id']})")
         if args.to == "youtube" and args.privacy == "private":
             print(
-                "  It is private: uploads from unverified API projects are forced private; change it in YouTube Studio."
+                "  It is private: uploads from unverified API projects are forced private; "
+                "change it in YouTube Studio."
             )
     return 0
 
@@ -133,7 +134,8 @@ def _login(args: argparse.Namespace) -> Any:
     if args.platform == "youtube":
         if not args.client_secrets:
             raise InvalidRequestError(
-                "YouTube login needs --client-secrets FILE (an OAuth 'Desktop app' client JSON from Google Cloud)."
+                "YouTube login needs --client-secrets FILE "
+                "(an OAuth 'Desktop app' client JSON from Google Cloud)."
             )
         from arthur_gen_youtube import login
 

@@ -519,12 +519,16 @@ def check_publisher(publisher: Any, video: str | Path | None = None, account: An
     publisher.validate(request)
     assert isinstance(publisher.target(request, account), str)
     saved: list[dict[str, Any]] = []
-    ctx = PublishContext(request, account, "conformance0000", {}, saved.append)
+
+    def save(checkpoint: dict[str, Any], durable: bool) -> None:
+        saved.append(checkpoint)
+
+    ctx = PublishContext(request, account, "conformance0000", {}, save)
     first = publisher.upload(ctx)
     assert isinstance(first, Outcome) and first.remote_id, f"upload returned {first!r}"
     assert saved, "upload() saved no checkpoint: a crash could not resume"
     dumped = json.dumps(saved, default=str)
     for secret in account.secrets():
         assert secret.reveal() not in dumped, "a token was written into a checkpoint"
-    again = publisher.upload(PublishContext(request, account, "conformance0000", saved[-1], saved.append))
+    again = publisher.upload(PublishContext(request, account, "conformance0000", saved[-1], save))
     assert again.remote_id == first.remote_id, "resuming a finished upload published again"

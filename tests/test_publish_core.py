@@ -18,10 +18,11 @@ from arthur_gen.publish import (
 )
 from arthur_gen.testing import check_publisher
 
-from ._publish_kit import make_mp4, publishers  # noqa: F401 (fixture)
+from ._publish_kit import make_mp4
+from ._publish_kit import publishers as publishers
 
 
-def test_both_publishers_register_through_the_hook(publishers: None) -> None:  # noqa: F811
+def test_both_publishers_register_through_the_hook(publishers: None) -> None:
     assert publisher_names() == ["linkedin", "youtube"]
     for name in publisher_names():
         check_publisher(get_publisher(name))

@@ -19,13 +19,14 @@ from arthur_gen_linkedin.emulator import Emulator
 from arthur_gen.errors import AuthenticationError, ConfigError, GenerationError, SubmitUncertainError
 from arthur_gen.publish import confirm, get_publisher, load_account, publications, publish
 
-from ._publish_kit import make_mp4, publishers  # noqa: F401 (fixture)
+from ._publish_kit import make_mp4
+from ._publish_kit import publishers as publishers
 
 PART = 256 * 1024
 
 
 @pytest.fixture
-def emu(monkeypatch: pytest.MonkeyPatch, publishers: None) -> Iterator[Emulator]:  # noqa: F811
+def emu(monkeypatch: pytest.MonkeyPatch, publishers: None) -> Iterator[Emulator]:
     with Emulator(part_bytes=PART) as emulator:
         monkeypatch.setenv("ARTHUR_GEN_LINKEDIN_API_URL", emulator.url)
         add_token(emulator.token)

@@ -19,13 +19,14 @@ from arthur_gen_youtube.emulator import Emulator
 from arthur_gen.errors import ConfigError, GenerationError, InvalidRequestError
 from arthur_gen.publish import get_publisher, list_accounts, load_account, publications, publish
 
-from ._publish_kit import make_mp4, publishers  # noqa: F401 (fixture)
+from ._publish_kit import make_mp4
+from ._publish_kit import publishers as publishers
 
 CHUNK = 256 * 1024
 
 
 @pytest.fixture
-def emu(monkeypatch: pytest.MonkeyPatch, publishers: None, tmp_path: Path) -> Iterator[Emulator]:  # noqa: F811
+def emu(monkeypatch: pytest.MonkeyPatch, publishers: None, tmp_path: Path) -> Iterator[Emulator]:
     with Emulator() as emulator:
         monkeypatch.setenv("ARTHUR_GEN_YOUTUBE_ROOT_URL", emulator.url)
         monkeypatch.setenv("ARTHUR_GEN_YOUTUBE_CHUNK_BYTES", str(CHUNK))
@@ -94,7 +95,7 @@ def test_transient_faults_resume_from_the_server_offset(emu: Emulator, video: Pa
 @pytest.mark.parametrize("reason", ["quotaExceeded", "uploadLimitExceeded"])
 def test_quota_refusals_are_clear_and_final(emu: Emulator, video: Path, reason: str) -> None:
     emu.add_fault(reason, on="insert")
-    with pytest.raises(GenerationError, match="quota|upload limit"):
+    with pytest.raises(GenerationError, match=r"quota|upload limit"):
         publish(video, to="youtube", title="Q")
     assert emu.snapshot()["inserts"] == 0
     assert publications()[0]["state"] == "failed"

@@ -137,9 +137,9 @@ def publish(
         raise ArthurGenError(f"Job {job_id} is being uploaded by another process; wait for it to finish.")
     metrics = dict(row.metrics)
 
-    def save(checkpoint: dict[str, Any]) -> None:
+    def save(checkpoint: dict[str, Any], durable: bool = True) -> None:
         metrics["checkpoint"] = checkpoint
-        store.set(job_id, expect_owner=owner, state="running", metrics=metrics, durable=True)
+        store.set(job_id, expect_owner=owner, state="running", metrics=metrics, durable=durable)
 
     ctx = PublishContext(request, acct, job_id, metrics.get("checkpoint", {}), save, progress)
     store.set(job_id, expect_owner=owner, state="running", submitted_at=row.submitted_at or time.time())

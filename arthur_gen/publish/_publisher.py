@@ -54,7 +54,7 @@ class PublishContext:
         account: Account,
         job_id: str,
         checkpoint: dict[str, Any],
-        save: Callable[[dict[str, Any]], None],
+        save: Callable[[dict[str, Any], bool], None],
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.request = request
@@ -69,9 +69,10 @@ class PublishContext:
         """A tag that identifies this job's upload on the platform (for lookups after a lost session)."""
         return f"arthur-gen-{self.job_id}"
 
-    def save(self, **changes: Any) -> None:
+    def save(self, *, durable: bool = True, **changes: Any) -> None:
+        """Record ``changes``; ``durable=False`` for advisory progress (skips the disk sync)."""
         self.checkpoint.update(changes)
-        self._save(dict(self.checkpoint))
+        self._save(dict(self.checkpoint), durable)
 
     def progress(self, sent: int, total: int) -> None:
         if self._progress is not None:

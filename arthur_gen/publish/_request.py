@@ -24,11 +24,15 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(t.strip() for t in (value or ()) if t and t.strip())
 
 
+def _absolute(path: str | Path) -> str:
+    return str(Path(path).expanduser().absolute())
+
+
 @attrs.frozen(kw_only=True)
 class PublishRequest:
     """One upload of ``video`` to platform ``to`` with the account ``account``."""
 
-    video: str = attrs.field(converter=lambda p: str(Path(p).expanduser().absolute()))
+    video: str = attrs.field(converter=_absolute)
     to: str
     account: str = "default"
     title: str = ""

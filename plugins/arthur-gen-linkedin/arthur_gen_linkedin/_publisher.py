@@ -135,7 +135,8 @@ class LinkedInPublisher(Publisher):
                 if resp.status_code not in (429, 500, 502, 503, 504) or attempt == MAX_RETRIES:
                     if resp.status_code in (429, 500, 502, 503, 504):
                         raise UploadInterruptedError(
-                            f"LinkedIn kept answering {resp.status_code}; run the same publish again to resume."
+                            f"LinkedIn kept answering {resp.status_code}; "
+                            "run the same publish again to resume."
                         )
                     raise _error(resp)
                 retry_after = resp.headers.get("Retry-After")
@@ -257,6 +258,7 @@ class LinkedInPublisher(Publisher):
                             "A LinkedIn part upload kept failing; run the same publish again."
                         )
                     self._sleep(min(30.0, 0.5 * 2**attempt))
+                assert resp is not None
                 etags[str(i)] = resp.headers["etag"]
                 ctx.save(etags=dict(etags))
                 sent += len(data)
@@ -353,7 +355,7 @@ def login(
     client_secret_env: str = "LINKEDIN_CLIENT_SECRET",
     open_url: Callable[[str], Any] | None = None,
 ) -> Account:
-    """3-legged OAuth with a loopback redirect and a checked ``state`` (LinkedIn offers no PKCE for web apps)."""
+    """3-legged OAuth, loopback redirect, ``state`` checked (LinkedIn offers no PKCE to web apps)."""
     import httpx
 
     from arthur_gen import Secret

@@ -74,7 +74,7 @@ def _service(account: Account) -> tuple[Any, Any]:
     if not parts_ok:
         raise ConfigError(f"The account's token_uri {token_uri!r} is not https; re-add the account.")
     access, refresh, secret = (account.secret(k) for k in ("token", "refresh_token", "client_secret"))
-    creds = Credentials(
+    creds = Credentials(  # type: ignore[no-untyped-call]
         token=access.reveal() if access else None,
         refresh_token=refresh.reveal() if refresh else None,
         token_uri=token_uri,
@@ -315,7 +315,7 @@ class YouTubePublisher(Publisher):
                     return video_id
                 failures = 0
                 sent = status.resumable_progress if status is not None else request.resumable_progress
-                ctx.save(sent=sent)
+                ctx.save(sent=sent, durable=False)  # advisory: the server's offset is the truth
                 ctx.progress(sent, size)
         raise GenerationError("YouTube dropped three upload sessions in a row; try again later.")
 

@@ -234,7 +234,7 @@ class Emulator:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def add_fault(self, kind: str, times: int = 1) -> None:
         with self.lock:
