@@ -1,0 +1,27 @@
+"""The linkedin emulator: runnable from the command line and as a pytest fixture."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+from arthur_gen_linkedin.emulator import Emulator
+from arthur_gen_linkedin.emulator.pytest_fixture import linkedin_emulator as linkedin_emulator
+
+
+def test_fixture_serves_state(linkedin_emulator: Emulator) -> None:
+    assert httpx.get(f"{linkedin_emulator.url}/_emulator/state", timeout=5).status_code == 200
+
+
+def test_command_line_prints_its_address_and_stops() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arthur_gen_linkedin.emulator"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split(" on ")[1].strip()
+        assert httpx.get(f"{url}/_emulator/state", timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
