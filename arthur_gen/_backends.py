@@ -186,6 +186,10 @@ class RemoteContext:
     key: Secret | None
     timeout_s: float
     deadline: float | None = None  # time.monotonic() by which the whole job must end
+    #: Unix time the (uncertain) submit started, stored durably before the create was sent.
+    submit_started_at: float | None = None
+    #: Remote ids other jobs already own: reconcile must never adopt one of them.
+    owned_remote_ids: frozenset[str] = frozenset()
 
 
 class RemoteState(str, enum.Enum):

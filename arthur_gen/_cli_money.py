@@ -340,8 +340,20 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_settle(args: argparse.Namespace) -> int:
+    from ._cli import _Progress
+    from ._settle import settle
+
+    result = settle(args.job, adopt=args.adopt, resubmit=args.resubmit, on_progress=_Progress(not args.json))
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(f"{args.job}: saved {', '.join(str(p) for p in result.paths)}")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
-    """Add ``costs``, ``budget``, ``cache`` and ``rerun`` to the ``arthur-gen`` parser.
+    """Add ``costs``, ``budget``, ``cache``, ``rerun`` and ``settle`` to the ``arthur-gen`` parser.
 
     Imports nothing heavy: every command imports what it needs when it runs.
     """
@@ -404,3 +416,17 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the estimate and request; send nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_rerun)
+
+    p = sub.add_parser(
+        "settle",
+        help="settle an uncertain job: adopt the prediction it made, or submit it again",
+        description="A job whose create was lost and could not be matched to one prediction stays "
+        "uncertain; its message names the candidates. Check them on the provider's dashboard, then "
+        "--adopt the one this job made (it is polled and saved), or --resubmit if none was made.",
+    )
+    p.add_argument("job", help="the job id (or a unique prefix)")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--adopt", metavar="PREDICTION", help="the provider's id of this job's prediction")
+    how.add_argument("--resubmit", action="store_true", help="no prediction was made: submit it again")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_settle)

@@ -504,7 +504,16 @@ def _reconcile(
     row: JobRow, backend: RemoteBackend, model: ModelInfo, request: Request, ctx: RemoteContext
 ) -> JobRow:
     store = get_store()
-    remote_id = backend.reconcile(request, model, ctx, since=row.created_at - 120)
+    owned = frozenset(
+        str(r[0])
+        for r in store.rows(
+            "SELECT remote_id FROM jobs WHERE remote_id IS NOT NULL AND id != ? AND backend = ?",
+            (row.id, row.backend),
+        )
+    )
+    started = row.submitted_at if row.submitted_at is not None else row.created_at
+    ctx = attrs.evolve(ctx, submit_started_at=started, owned_remote_ids=owned)
+    remote_id = backend.reconcile(request, model, ctx, since=started)
     if remote_id is not None:
         log.info("job %s: found remote job %s created by the uncertain submit", row.id, remote_id)
         return store.update(
@@ -530,7 +539,9 @@ def _submit(
     store = get_store()
     owner = owner_token()
     # Counted before the call: a crash from here on makes the job "uncertain", never resent.
-    store.set(row.id, submit_count=row.submit_count + 1, expect_owner=owner, durable=True)
+    store.set(
+        row.id, submit_count=row.submit_count + 1, submitted_at=time.time(), expect_owner=owner, durable=True
+    )
     row = store.get(row.id) or row
     try:
         remote_id = backend.submit(request, model, ctx)

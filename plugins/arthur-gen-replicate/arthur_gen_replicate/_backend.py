@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import attrs
 
@@ -80,6 +80,7 @@ _MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # Replicate's files API limit
 _MAX_DOWNLOAD_ENV = "ARTHUR_GEN_REPLICATE_MAX_DOWNLOAD_BYTES"
 _RECONCILE_SLACK_S = 10.0  # clock skew allowed between this machine and Replicate
 _RECONCILE_MAX_PAGES = 20
+_CREATE_429_TRIES = 5
 
 
 @attrs.define
@@ -353,20 +354,16 @@ class _ReplicateBackend(RemoteBackend):
         import httpx
         from replicate.exceptions import ReplicateError
 
-        from ._client import api_error, call_options, describe_transport_error, format_cancel_after
+        from ._client import api_error, describe_transport_error, format_cancel_after
 
         client, base_url = self._client(ctx)
         ref = replicate_ref(model)
-        name, version = split_ref(ref)
         inputs = build_input(request, model, lambda path: self._upload(client, path, ctx))
         cancel_after = format_cancel_after(ctx.timeout_s)
         try:
-            with call_options(cancel_after=cancel_after):
-                if version:
-                    # "owner/name:version": the API resolves the model from it
-                    prediction = client.predictions.create(version=ref, input=inputs)
-                else:
-                    prediction = client.models.predictions.create(model=name, input=inputs)
+            prediction = self._create(
+                client, ref, inputs, cancel_after, urlsplit(base_url).hostname or "", ctx
+            )
         except ReplicateError as exc:
             if (exc.status or 0) >= 500:
                 raise SubmitUncertainError(
@@ -395,6 +392,39 @@ class _ReplicateBackend(RemoteBackend):
         log.info("job %s: created Replicate prediction %s (%s)", ctx.job_id, prediction.id, ref)
         self._remember(str(prediction.id), RemoteStatus(state=RemoteState.QUEUED))
         return str(prediction.id)
+
+    def _create(
+        self,
+        client: Client,
+        ref: str,
+        inputs: dict[str, Any],
+        cancel_after: str | None,
+        host: str,
+        ctx: RemoteContext,
+    ) -> Any:
+        """One create; a 429 created nothing, so it is retried after ``Retry-After`` within the deadline."""
+        from replicate.exceptions import ReplicateError
+
+        from ._client import call_options, last_retry_after
+
+        name, version = split_ref(ref)
+        attempt = 0
+        while True:
+            try:
+                with call_options(cancel_after=cancel_after):
+                    if version:  # "owner/name:version": the API resolves the model from it
+                        return client.predictions.create(version=ref, input=inputs)
+                    return client.models.predictions.create(model=name, input=inputs)
+            except ReplicateError as exc:
+                attempt += 1
+                if exc.status != 429 or attempt > _CREATE_429_TRIES:
+                    raise
+                wait = last_retry_after(host)
+                wait = min(0.5 * 2 ** (attempt - 1), 8.0) if wait is None else wait
+                if time.monotonic() + wait >= self._job_deadline(ctx):
+                    raise
+                log.info("job %s: Replicate answered 429 to the create; retrying in %.1fs", ctx.job_id, wait)
+                time.sleep(wait)
 
     def _fetch(self, client: Client, remote_id: str) -> dict[str, Any]:
         """The prediction's JSON, read through the official client (its auth, base URL and
@@ -507,7 +537,13 @@ class _ReplicateBackend(RemoteBackend):
         log.debug("job %s: downloaded %s (%d bytes, sha256 %s)", ctx.job_id, output.name, size, sha256)
 
     def reconcile(self, request: Request, model: ModelInfo, ctx: RemoteContext, since: float) -> str | None:
-        """Find the prediction an uncertain submit may have created (same model and input)."""
+        """Find the prediction an uncertain submit created (same model, input within the window).
+
+        None only when a complete listing of the window around the submit holds no candidate;
+        anything less certain (a failed or unfinished listing, several candidates, one whose data
+        Replicate already removed or that runs under another model name) is SubmitUncertainError
+        naming the candidates and the ``arthur-gen settle`` command.
+        """
         import httpx
         from replicate.exceptions import ReplicateError
 
@@ -517,10 +553,15 @@ class _ReplicateBackend(RemoteBackend):
         name, version = split_ref(replicate_ref(model))
         expected = build_input(request, model, lambda path: FILE_PLACEHOLDER)
         files = file_fields(model)
-        cutoff = since - _RECONCILE_SLACK_S
+        started = ctx.submit_started_at if ctx.submit_started_at is not None else since
+        cutoff = started - _RECONCILE_SLACK_S
+        until = time.time() + _RECONCILE_SLACK_S
         after = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        cursor: str = f"/v1/predictions?created_after={quote(after)}"
+        before = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        cursor: str = f"/v1/predictions?created_after={quote(after)}&created_before={quote(before)}"
         matches: list[tuple[float, str]] = []
+        doubtful: list[str] = []
+        complete = False
         try:
             with call_options(deadline=self._budget(ctx, 60.0)):
                 for _ in range(_RECONCILE_MAX_PAGES):
@@ -538,9 +579,18 @@ class _ReplicateBackend(RemoteBackend):
                         if created is not None and created < cutoff:
                             older = True
                             continue
-                        if _same_prediction(item, name, version, expected, files):
-                            matches.append((created or since, str(item["id"])))
+                        if created is not None and created > until:
+                            continue
+                        pid = str(item.get("id"))
+                        if pid in ctx.owned_remote_ids:
+                            continue  # another job's prediction is never this one
+                        verdict = _match(item, name, version, expected, files)
+                        if verdict == "same":
+                            matches.append((created or started, pid))
+                        elif verdict == "maybe":
+                            doubtful.append(pid)
                     if older or not next_cursor:
+                        complete = True
                         break
                     cursor = str(next_cursor)
         except ReplicateError as exc:
@@ -548,22 +598,38 @@ class _ReplicateBackend(RemoteBackend):
                 raise api_error(exc, ctx.key, action="listing recent predictions") from None
             raise SubmitUncertainError(
                 f"could not list recent predictions to reconcile job {ctx.job_id} (Replicate "
-                f"answered {exc.status}); run `arthur-gen resume` again later"
+                f"answered {exc.status}); the job stays uncertain: run `arthur-gen resume` again "
+                f"later, or settle it with {_settle_hint(ctx.job_id)}"
             ) from None
         except httpx.TransportError as exc:
             raise SubmitUncertainError(
                 f"could not list recent predictions to reconcile job {ctx.job_id} "
-                f"({redact(type(exc).__name__ + ': ' + str(exc), ctx.key)}); run "
-                "`arthur-gen resume` again later"
+                f"({redact(type(exc).__name__ + ': ' + str(exc), ctx.key)}); the job stays "
+                f"uncertain: run `arthur-gen resume` again later, or settle it with "
+                f"{_settle_hint(ctx.job_id)}"
             ) from None
-        if not matches:
-            log.info("job %s: no prediction since the uncertain submit matches", ctx.job_id)
-            return None
-        # The newest match: an identical earlier job that already finished is older, and an
-        # identical request made later would have attached to this job instead.
-        matches.sort()
-        log.info("job %s: reconciled to prediction %s", ctx.job_id, matches[-1][1])
-        return matches[-1][1]
+        candidates = [pid for _, pid in sorted(matches, reverse=True)] + doubtful
+        if len(matches) == 1 and not doubtful and complete:
+            log.info("job %s: reconciled to prediction %s", ctx.job_id, matches[0][1])
+            return matches[0][1]
+        if candidates:
+            raise SubmitUncertainError(
+                f"job {ctx.job_id}: cannot tell which prediction its lost create made (candidates: "
+                f"{', '.join(candidates)}); nothing was resent. Check them on replicate.com, then run "
+                f"{_settle_hint(ctx.job_id, candidates[0])}"
+            )
+        if not complete:
+            raise SubmitUncertainError(
+                f"job {ctx.job_id}: the list of recent predictions did not end after "
+                f"{_RECONCILE_MAX_PAGES} pages, so whether the lost create made one is unknown; "
+                f"nothing was resent. Settle it with {_settle_hint(ctx.job_id)}"
+            )
+        log.info("job %s: no prediction since the uncertain submit matches", ctx.job_id)
+        return None
+
+
+def _settle_hint(job_id: str, prediction: str = "PREDICTION") -> str:
+    return f"`arthur-gen settle {job_id} --adopt {prediction}` or `arthur-gen settle {job_id} --resubmit`"
 
 
 def _timestamp(value: Any) -> float | None:
@@ -578,31 +644,34 @@ def _timestamp(value: Any) -> float | None:
     return when.timestamp()
 
 
-def _same_prediction(
+def _match(
     item: Mapping[str, Any],
     name: str,
     version: str | None,
     expected: Mapping[str, Any],
     files: frozenset[str],
-) -> bool:
-    """Same model (and version, if pinned) and same input; file fields only need to be there."""
-    if item.get("model") != name:
-        return False
-    if version is not None and item.get("version") != version:
-        return False
+) -> str:
+    """ "same", "maybe" (cannot be ruled out: data removed, or served under another name) or "no".
+
+    The expected input must be a subset of the returned one (Replicate adds defaults); file
+    fields may come back redacted or missing (data URIs are not echoed back).
+    """
+    if version is not None and item.get("version") not in (None, version):
+        return "no"
     actual = item.get("input")
-    if not isinstance(actual, Mapping) or set(actual) != set(expected):
-        return False
+    removed = bool(item.get("data_removed")) or not isinstance(actual, Mapping) or not actual
+    if removed:
+        return "maybe" if item.get("model") in (name, None) else "no"
+    assert isinstance(actual, Mapping)
     for key, want in expected.items():
-        got = actual[key]
         if key in files:
-            if bool(got) != bool(want):
-                return False
-            if isinstance(want, str) and want != FILE_PLACEHOLDER and want != got:
-                return False  # a URL given by the user is sent as-is, so it must match
-        elif got != want:
-            return False
-    return True
+            got = actual.get(key)
+            if isinstance(want, str) and want != FILE_PLACEHOLDER and got and want != got:
+                return "no"  # a URL given by the user is sent as-is, so it must match
+            continue
+        if key not in actual or actual[key] != want:
+            return "no"
+    return "same" if item.get("model") == name else "maybe"
 
 
 class ReplicateVideoBackend(_ReplicateBackend, VideoBackend):

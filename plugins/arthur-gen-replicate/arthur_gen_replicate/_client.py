@@ -200,13 +200,24 @@ class GuardTransport(httpx.BaseTransport):
 
 _rate_lock = threading.Lock()
 _rate_remaining: dict[str, int] = {}
+_throttled_for: dict[str, float] = {}  # host -> Retry-After of its last 429
 
 
 def _note_rate_limit(request: httpx.Request, response: httpx.Response) -> None:
+    if response.status_code == 429:
+        wait = _retry_after_seconds(response.headers.get("Retry-After"))
+        with _rate_lock:
+            _throttled_for[request.url.host] = 1.0 if wait is None else max(0.0, wait)
     value = response.headers.get("ratelimit-remaining", "")
     if value.isdigit():
         with _rate_lock:
             _rate_remaining[request.url.host] = int(value)
+
+
+def last_retry_after(host: str) -> float | None:
+    """The ``Retry-After`` (seconds) of the last 429 from ``host``, consumed by this call."""
+    with _rate_lock:
+        return _throttled_for.pop(host, None)
 
 
 def rate_limit_floor(active_jobs: int) -> float:

@@ -86,12 +86,13 @@ def test_422_passes_replicates_detail_on(emu: Emulator, rows: Rows) -> None:
     assert only_row(rows)["state"] == "failed"
 
 
-def test_429_on_create_is_not_retried(emu: Emulator, rows: Rows) -> None:
-    emu.faults.fail("create", 429, retry_after=1)
+def test_429_on_create_past_the_deadline_is_not_retried(emu: Emulator, rows: Rows) -> None:
+    # A 429 created nothing; a Retry-After past the job's deadline is not waited for.
+    emu.faults.fail("create", 429, retry_after=30)
     with within(5), pytest.raises(GenerationError, match="rate-limiting"):
-        video()
+        video(timeout=5)
     assert emu.request_counts["create"] == 1 and emu.create_count == 0
-    assert only_row(rows)["state"] == "failed"
+    assert only_row(rows)["state"] == "failed" and only_row(rows)["cost_usd"] in (0, None)
 
 
 # --------------------------------------------------------------------- flaky reads
@@ -245,7 +246,7 @@ def test_truncated_download_is_retried(emu: Emulator, rows: Rows) -> None:
     with within(10):
         result = video()
     (path,) = result.paths
-    assert path.stat().st_size == 2_000_000
+    assert path.stat().st_size >= 2_000_000  # plus the MP4 metadata record
     assert emu.request_counts["download"] == 2
     assert only_row(rows)["state"] == "saved"
 
@@ -262,7 +263,7 @@ def test_always_truncated_download_fails_clearly(emu: Emulator, rows: Rows) -> N
     # within the hour, resume fetches it
     ((_, result),) = arthur_gen.resume()
     assert isinstance(result, arthur_gen.GeneratedVideo)
-    assert result.paths[0].stat().st_size == 2_000_000
+    assert result.paths[0].stat().st_size >= 2_000_000  # plus the MP4 metadata record
     assert emu.create_count == 1 and only_row(rows)["cost_usd"] == 0.5
 
 
