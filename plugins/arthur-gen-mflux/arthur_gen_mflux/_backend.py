@@ -560,10 +560,12 @@ class MfluxBackend(LocalBackend, ImageBackend):
         error = self._weights_error(plan)
         if error is not None:
             raise error
-        path, loaded, generate_s = self._worker.run(
+        path, loaded, generate_s, bits = self._worker.run(
             lambda: self._run_on_worker(plan, ctx), cancel=ctx.cancel_event
         )
         metadata = plan.metadata()
+        # What mflux actually used: a pre-quantized folder keeps its own bits, whatever was asked.
+        metadata["quantize"] = bits
         metadata["warm"] = not loaded
         metadata["generate_s"] = round(generate_s, 3)
         return [
@@ -575,7 +577,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
             )
         ]
 
-    def _run_on_worker(self, plan: Plan, ctx: LocalContext) -> tuple[Path, bool, float]:
+    def _run_on_worker(self, plan: Plan, ctx: LocalContext) -> tuple[Path, bool, float, int | None]:
         """Load (or reuse) the model, generate, save. Runs on the MLX worker thread."""
         slot, loaded = self._cache.get(plan.key, lambda: self._load(plan))
         ctx.check_cancelled()
@@ -586,6 +588,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
                 try:
                     bound_prompt_cache(slot.model)
                     result = slot.model.generate_image(**plan.generate_kwargs)
+                    bits = getattr(slot.model, "bits", plan.key.quantize)
                 finally:
                     slot.bridge.attach(None)
                     slot.uses += 1
@@ -602,7 +605,8 @@ class MfluxBackend(LocalBackend, ImageBackend):
                 del slot
                 clear_mlx_cache()
         generate_s = time.perf_counter() - started
-        return self._save(result, plan, ctx), loaded, generate_s
+        bits = bits if isinstance(bits, int) and not isinstance(bits, bool) else plan.key.quantize
+        return self._save(result, plan, ctx), loaded, generate_s, bits
 
     def _save(self, result: Any, plan: Plan, ctx: LocalContext) -> Path:
         ctx.phase("saving")

@@ -721,3 +721,15 @@ def test_warm_model_prompt_cache_stays_bounded(run: Run, loader: FakeLoader, wei
     bound_prompt_cache(holder)
     assert small == {"a": 1, "b": 2}
     bound_prompt_cache(object())  # models without a cache are left alone
+
+
+def test_metadata_records_the_bits_mflux_used(run: Run, loader: FakeLoader, tmp_path: Path) -> None:
+    """A pre-quantized folder loads with its own bits (mflux sets ``model.bits``), not the asked ones."""
+    folder = tmp_path / "saved-q4"
+    folder.mkdir()
+    first = run("schnell", options={"model_path": str(folder)})
+    assert first.metadata["quantize"] is None  # the fake has no ``bits``: the request's value
+    (model,) = loader.models
+    model.bits = 4
+    second = run("schnell", seed=2, options={"model_path": str(folder)})
+    assert second.metadata["quantize"] == 4
