@@ -475,12 +475,14 @@ class Storyboard:
         on_event: Callable[[StoryEvent], None] | None = None,
         out_dir: str | Path | None = None,
         publish: bool = True,
+        edits: bool = True,
         cancel_event: threading.Event | None = None,
     ) -> StoryboardRun:
         """Run the graph: keyframes (local ones one at a time), cloud clips in parallel, edits, publish.
 
         Refuses before anything is paid when the budget cannot cover what is left to pay, and,
         above ``defaults.confirm_above_usd``, unless ``yes`` or ``confirm(plan)`` says so.
+        ``edits=False`` stops after the clips; ``publish=False`` after the edits.
         """
         import arthur_gen
 
@@ -575,13 +577,13 @@ class Storyboard:
 
         cues = self._cues(durations)
         inputs = [clips[s.id] for s in shots]
-        for output in self.board.outputs:
+        for output in self.board.outputs if edits else ():
             edit_args = self._edit_args(output)
             outputs[output.name] = step(
                 f"edit:{output.name}", functools.partial(edit, inputs, captions=cues, **edit_args, **common)
             )
         publications: list[Mapping[str, Any]] = []
-        if publish and self.board.publish:
+        if publish and edits and self.board.publish:
             from ..publish._driver import publish as publish_video
 
             for i, target in enumerate(self.board.publish):
