@@ -30,10 +30,13 @@ if [ "$(uname -s)" = "Linux" ]; then
         echo "==> mflux on MLX's CPU backend (Linux; no CUDA packages)"
         bash plugins/arthur-gen-mflux/install-linux-cpu.sh "$VPY"
     fi
+    if ! "$VPY" -c "import mlx_video.generate_wan" >/dev/null 2>&1; then
+        echo "==> mlx-video-with-audio on MLX's CPU backend (Linux), next to mflux"
+        bash plugins/arthur-gen-mlx-video/install-linux-cpu.sh "$VPY"
+    fi
 fi
-echo "==> arthur-gen-mflux"
-"$VPY" -m pip install -q -e plugins/arthur-gen-mflux
-if [ -f examples/writing_a_backend/pyproject.toml ]; then
-    "$VPY" -m pip install -q -e examples/writing_a_backend
-fi
+echo "==> arthur-gen-mflux and arthur-gen-mlx-video"
+"$VPY" -m pip install -q -e plugins/arthur-gen-mflux -e plugins/arthur-gen-mlx-video
+# examples/writing_a_backend is a teaching example: not installed (its tests import it from its folder)
+"$VPY" -m pip uninstall -q -y arthur-gen-mlx-video-example >/dev/null 2>&1 || true
 echo "==> ready: $("$VPY" -m arthur_gen --version 2>/dev/null || echo '?') in .venv"

@@ -289,7 +289,7 @@ def plan_request(entry: Entry, request: VideoRequest) -> Plan:
 
 def _trimmed(frames: Any, plan: Plan) -> Any:
     """The frames the request asked for: the Wan 2.1 VAE path may decode more (4·T instead of
-    1+4·(T−1)); fewer than asked is an error, not a shorter video."""
+    1+4·(T-1)); fewer than asked is an error, not a shorter video."""
     count = int(frames.shape[0])
     if count < plan.num_frames:
         raise GenerationError(

@@ -14,7 +14,8 @@ frames). It looks all of these up as globals of its module, so for the length of
   the backend writes the MP4 itself.
 
 Downloads are off for the call: ``huggingface_hub`` is put in offline mode, so the one fetch
-``generate_wan`` makes (the umt5 tokenizer) reads the cache or fails at once.
+``generate_wan`` makes (the umt5 tokenizer) reads the cache or fails at once; the cache is
+the one the environment names at call time (huggingface_hub reads it only at import).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from typing import Any
 import attrs
 
 from arthur_gen import LocalContext
+
+from ._weights import hf_hub_cache
 
 __all__ = ["CACHED_LOADERS", "Capture", "Slot", "Steps", "WarmCache", "bridged", "offline_hub"]
 
@@ -153,19 +156,21 @@ def offline_hub() -> Iterator[None]:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     constants: Any = None
-    before: Any = None
+    before: tuple[Any, Any] = (None, None)
     try:
         import huggingface_hub.constants as constants
 
-        before = constants.HF_HUB_OFFLINE
+        # both read at import; the backend checked the cache the environment names now
+        before = (constants.HF_HUB_OFFLINE, constants.HF_HUB_CACHE)
         constants.HF_HUB_OFFLINE = True
+        constants.HF_HUB_CACHE = str(hf_hub_cache())
     except ImportError:  # pragma: no cover - a dependency of transformers
         constants = None
     try:
         yield
     finally:
         if constants is not None:
-            constants.HF_HUB_OFFLINE = before
+            constants.HF_HUB_OFFLINE, constants.HF_HUB_CACHE = before
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -87,7 +87,8 @@ def load_tiny_vae(model_path: Any, config: Any = None) -> Any:
     import mlx.core as mx
 
     vae = _tiny_vae_class()(z_dim=16)
-    vae.load_weights(list(mx.load(str(model_path)).items()), strict=False)
+    weights: Any = mx.load(str(model_path))
+    vae.load_weights(list(weights.items()), strict=False)
     mx.eval(vae.parameters())
     return vae
 
@@ -150,7 +151,7 @@ def build_umt5_standin(hub_cache: Path, *, vocab: int = 512) -> Path:
         words[f"w{i}"] = i
     core = Tokenizer(models.WordLevel(vocab=words, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=core, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
     )
     revision = "0" * 40
