@@ -508,7 +508,8 @@ class Storyboard:
                 )
         emit = on_event or (lambda event: None)
         local_lock = threading.Lock()
-        common: dict[str, Any] = {"out_dir": out_dir, "cancel_event": cancel_event}
+        cancel = cancel_event or threading.Event()
+        common: dict[str, Any] = {"out_dir": out_dir, "cancel_event": cancel}
         shots = self.board.shots
         keyframes: dict[str, Path | None] = {}
         images: list[GeneratedImage] = []
@@ -559,7 +560,12 @@ class Storyboard:
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="storyboard") as pool:
             for i, shot in enumerate(shots):
                 futures[shot.id] = pool.submit(chain, i)
-            concurrent.futures.wait(futures.values())
+            try:
+                concurrent.futures.wait(futures.values())
+            except BaseException:  # Ctrl-C: stop waiting; remote jobs go on and a new run attaches
+                cancel.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         failed = {sid: f.exception() for sid, f in futures.items() if f.exception() is not None}
         if failed:
             first_error = next(iter(failed.values()))
