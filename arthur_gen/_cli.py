@@ -613,6 +613,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    import signal
+
     from .errors import (
         ArthurGenError,
         BudgetExceededError,
@@ -620,11 +622,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         UnknownPriceError,
     )
 
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops a job the way Ctrl-C does: cancelled and recorded
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread
+        previous = None
     try:
         code: int = args.func(args)
         return code
-    except KeyboardInterrupt:
-        print("\nInterrupted: the job was cancelled and recorded.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        what = str(exc) or "stopped; `arthur-gen history` shows what was recorded"
+        print(f"\nInterrupted: {what}.", file=sys.stderr)
         return EXIT_INTERRUPT
     except BrokenPipeError:
         # The reader went away (`arthur-gen history | head`): stop quietly, like other tools.
@@ -641,6 +651,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ArthurGenError as exc:
         print(f"arthur-gen: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

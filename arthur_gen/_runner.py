@@ -495,7 +495,13 @@ def _drive_remote(
     if row.state in ("submitted", "running"):
         row = _wait(row, backend, model, ctx, opts, deadline)
     if row.state == "completed":
-        _download_all(row, backend, ctx, opts, deadline)
+        try:
+            _download_all(row, backend, ctx, opts, deadline)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(
+                f"job {row.id} had already finished at {backend.id} and is paid; its output was not "
+                "saved yet: run `arthur-gen resume` within the hour to save it"
+            ) from None
         return _finish(row, started)
     return row
 
@@ -514,6 +520,19 @@ def _reconcile(
     started = row.submitted_at if row.submitted_at is not None else row.created_at
     ctx = attrs.evolve(ctx, submit_started_at=started, owned_remote_ids=owned)
     remote_id = backend.reconcile(request, model, ctx, since=started)
+    if row.error == CANCEL_INTENT:
+        # The user cancelled while the create was in flight: cancel what it made, never complete it.
+        if remote_id is not None:
+            row = store.update(row.id, remote_id=remote_id, expect_owner=owner_token())
+        _cancel_remote(row, backend, ctx, "cancelled by the user while its create was in flight")
+        raise JobCanceledError(
+            f"job {row.id} was cancelled by the user while its create was in flight; "
+            + (
+                f"prediction {remote_id} was cancelled at the provider"
+                if remote_id
+                else "no prediction was made"
+            )
+        )
     if remote_id is not None:
         log.info("job %s: found remote job %s created by the uncertain submit", row.id, remote_id)
         return store.update(
@@ -543,8 +562,13 @@ def _submit(
         row.id, submit_count=row.submit_count + 1, submitted_at=time.time(), expect_owner=owner, durable=True
     )
     row = store.get(row.id) or row
+    box, interrupted = _through_interrupt(lambda: backend.submit(request, model, ctx), _CREATE_GRACE_S)
+    if interrupted:
+        _interrupted_submit(row, box, backend, ctx)
     try:
-        remote_id = backend.submit(request, model, ctx)
+        if "error" in box:
+            raise box["error"]
+        remote_id = str(box["result"])
     except (SubmitUncertainError, KeyboardInterrupt) as exc:
         store.set(
             row.id,
@@ -583,15 +607,89 @@ def _submit(
     return row
 
 
-def _cancel_remote(row: JobRow, backend: RemoteBackend, ctx: RemoteContext, why: str) -> None:
+#: How long a create already in flight may go on after Ctrl-C, so its id can be cancelled.
+_CREATE_GRACE_S = 8.0
+#: The error text of a job the user cancelled while its create was in flight: `resume` cancels it.
+CANCEL_INTENT = "cancel requested by the user while the create was in flight"
+
+
+def _through_interrupt(fn: Callable[[], Any], grace_s: float) -> tuple[dict[str, Any], bool]:
+    """Run ``fn`` in a helper thread; after a Ctrl-C (or SIGTERM) let it go on for ``grace_s``
+    more, ignoring further interrupts. Returns ({"result": ...} or {"error": ...} or {}, interrupted)."""
+    box: dict[str, Any] = {}
+    done = threading.Event()  # not Thread.join: an interrupted join can report a live thread as ended
+
+    def run() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="arthur-gen-call", daemon=True).start()
+    interrupted = False
+    end = float("inf")
+    while not done.is_set() and time.monotonic() < end:
+        try:
+            done.wait(0.05)
+        except KeyboardInterrupt:
+            if not interrupted:
+                interrupted = True
+                end = time.monotonic() + grace_s
+    return box, interrupted
+
+
+def _interrupted_submit(row: JobRow, box: dict[str, Any], backend: RemoteBackend, ctx: RemoteContext) -> None:
+    """Ctrl-C/SIGTERM while the create was in flight: cancel what it made, record, say the truth."""
     store = get_store()
-    try:
-        if row.remote_id:
-            backend.cancel(row.remote_id, ctx)
-        note = why
-    except Exception as exc:
-        note = redact(f"{why}; cancelling the remote job failed: {exc}", ctx.key)
-    _fail(store, row, "canceled", note)
+    owner = owner_token()
+    if "result" in box:
+        remote_id = str(box["result"])
+        row = store.update(
+            row.id, state="submitted", remote_id=remote_id, submitted_at=time.time(), expect_owner=owner
+        )
+        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C) while its create was in flight")
+        final = get_store().get(row.id)
+        stopped = final is not None and "cancelling the remote job failed" not in (final.error or "")
+        raise KeyboardInterrupt(
+            f"job {row.id}: prediction {remote_id} was created and "
+            + (
+                "cancelled at the provider; recorded as cancelled"
+                if stopped
+                else "could not be cancelled (see `arthur-gen show`); cancel it on replicate.com"
+            )
+        )
+    error = box.get("error")
+    if isinstance(error, ArthurGenError) and not isinstance(error, SubmitUncertainError):
+        _fail(store, row, "failed", redact(str(error), ctx.key))
+        raise KeyboardInterrupt(
+            f"job {row.id}: nothing was created ({redact(str(error), ctx.key)}); not billed"
+        )
+    log.info("job %s: create interrupted: %s", row.id, redact(repr(error), ctx.key))
+    store.set(row.id, state="uncertain", expect_owner=owner, error=CANCEL_INTENT)
+    raise KeyboardInterrupt(
+        f"job {row.id}: the create was in flight and its outcome is unknown; `arthur-gen resume` "
+        "finds the prediction if one was made and cancels it (it is never completed)"
+    )
+
+
+def _cancel_remote(row: JobRow, backend: RemoteBackend, ctx: RemoteContext, why: str) -> None:
+    """Cancel at the provider and record it; a second Ctrl-C does not skip either step."""
+
+    def cancel_and_record() -> None:
+        store = get_store()
+        try:
+            if row.remote_id:
+                backend.cancel(row.remote_id, ctx)
+            note = why
+        except Exception as exc:
+            note = redact(f"{why}; cancelling the remote job failed: {exc}", ctx.key)
+        _fail(store, row, "canceled", note)
+
+    box, _ = _through_interrupt(cancel_and_record, 10.0)
+    if isinstance(box.get("error"), Exception):
+        raise box["error"]
 
 
 def _wait(
@@ -645,7 +743,10 @@ def _wait(
                 continue
     except KeyboardInterrupt:
         _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)")
-        raise
+        raise KeyboardInterrupt(
+            f"job {row.id}: prediction {row.remote_id} was cancelled at {backend.id} and recorded as "
+            "cancelled (billed only for the time it ran)"
+        ) from None
     return _record_terminal(row, status, model, ctx)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ENDPOINTS = frozenset({"create", "get", "cancel", "list", "files", "versions", "download"})
-Action = Literal["fail", "drop", "truncate"]
+Action = Literal["fail", "drop", "truncate", "delay"]
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Rule:
     detail: str | None = None
     after_effect: bool = True
     after_bytes: int = 0
+    delay_s: float = 0.0
     seen: int = 0
     fired: int = 0
 
@@ -72,6 +73,10 @@ class Faults:
     def drop(self, endpoint: str, *, nth: int = 1, times: int | None = 1, after_effect: bool = True) -> None:
         """Close the connection without a response, after the request took effect or before."""
         self._add(Rule(endpoint, "drop", nth, times, after_effect=after_effect))
+
+    def delay(self, endpoint: str, seconds: float, *, nth: int = 1, times: int | None = 1) -> None:
+        """Answer `seconds` late (the request takes effect at once): a slow create, a slow read."""
+        self._add(Rule(endpoint, "delay", nth, times, delay_s=seconds))
 
     def truncate_download(self, after_bytes: int, *, nth: int = 1, times: int | None = 1) -> None:
         """Send the full Content-Length but close after `after_bytes` bytes of body."""

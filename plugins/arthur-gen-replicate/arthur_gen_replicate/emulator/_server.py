@@ -340,6 +340,8 @@ class _Handler(BaseHTTPRequestHandler):
             response = handler(app, Request(params, query, headers, body, hosts))
             if rule and rule.action == "drop":
                 raise _Dropped
+            if rule and rule.action == "delay":
+                time.sleep(rule.delay_s)
         except _Dropped:
             self._drop()
             app.log_line(f"{self.command} {self.path} dropped")
