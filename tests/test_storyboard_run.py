@@ -191,3 +191,13 @@ def test_notebook_views(emulator: Emulator, tmp_path: Path) -> None:
     run = board.run(out_dir=tmp_path / "out")
     view = run._repr_html_()
     assert view.count("<video") == 4 and view.count("data:image/png;base64,") == 4
+
+
+def test_the_linkedin_example_validates_and_plans(emulator: Emulator) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "storyboard_linkedin.yaml"
+    plan = Storyboard.from_file(example).plan()
+    assert len(plan.board.shots) == 4 and plan.board.logo is not None and plan.board.soundtrack is not None
+    assert plan.board.outputs[0].preset == "linkedin-portrait" and plan.board.title
+    assert all(s.caption for s in plan.board.shots)
+    assert plan.total_usd == pytest.approx(2.009) and plan.budget_problem is None
+    assert [s.name for s in plan.steps][-1] == "edit:linkedin-portrait"
