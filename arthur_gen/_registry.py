@@ -131,7 +131,23 @@ def get_backend(backend_id: str, kind: Kind) -> Backend:
     if backend_id in found:
         return found[backend_id]
     known = ", ".join(sorted(found)) or "none (install a plugin, e.g. arthur-gen-replicate)"
-    raise UnknownModelError(f"no {kind} backend {backend_id!r}; installed: {known}")
+    hint = _did_you_mean(backend_id, {b: b for b in found})
+    raise UnknownModelError(f"no {kind} backend {backend_id!r}; installed: {known}{hint}")
+
+
+def _did_you_mean(wanted: str, candidates: dict[str, str]) -> str:
+    """`` (did you mean 'x'?)`` naming the ids closest to a mistyped one (``candidates``: name -> id)."""
+    import difflib
+
+    by_lower = {name.lower(): real for name, real in candidates.items()}
+    low = wanted.lower()
+    close = difflib.get_close_matches(low, list(by_lower), n=6, cutoff=0.6)
+    if not close and low:
+        close = [name for name in by_lower if low in name]
+    ids = list(dict.fromkeys(by_lower[name] for name in close))[:3]
+    if not ids:
+        return ""
+    return " (did you mean " + " or ".join(repr(i) for i in ids) + "?)"
 
 
 def choose_backend(kind: Kind, backend_id: str | None) -> Backend:
@@ -170,8 +186,11 @@ def find_model(backend: Backend, model_id: str | None) -> ModelInfo:
     dynamic = backend.resolve_model(wanted)
     if dynamic is not None:
         return dynamic
-    known = ", ".join(m.id for m in backend.models())
+    models = backend.models()
+    known = ", ".join(m.id for m in models)
+    names = {alias: m.id for m in models for alias in m.aliases} | {m.id: m.id for m in models}
+    hint = _did_you_mean(wanted, names)
     raise UnknownModelError(
-        f"backend {backend.id!r} has no model {wanted!r}; its models: {known}"
+        f"backend {backend.id!r} has no model {wanted!r}; its models: {known}{hint}"
         " (`arthur-gen models` lists them with their options)"
     )
