@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 import importlib.machinery
 import importlib.metadata
-import os
 import json
+import os
 import subprocess
 import sys
 import threading
