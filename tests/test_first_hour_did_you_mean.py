@@ -38,3 +38,13 @@ def test_mistyped_backend_id_suggests_the_closest(provider: FakeProvider) -> Non
         with pytest.raises(UnknownModelError) as info:
             choose_backend(Kind.IMAGE, "qqqq")
         assert "did you mean" not in str(info.value)
+
+
+def test_no_backend_hint_names_a_plugin_of_that_kind(provider: FakeProvider) -> None:
+    with pytest.raises(
+        UnknownModelError, match=r"no video backend is installed.*arthur-gen-mlx-video"
+    ) as info:
+        choose_backend(Kind.VIDEO, None)
+    assert "arthur-gen-mflux" not in str(info.value) and "arthur-gen-replicate" in str(info.value)
+    with pytest.raises(UnknownModelError, match=r"no image backend is installed.*arthur-gen-mflux"):
+        choose_backend(Kind.IMAGE, None)
