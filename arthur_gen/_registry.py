@@ -162,7 +162,7 @@ def choose_backend(kind: Kind, backend_id: str | None) -> Backend:
         local_plugin = "arthur-gen-mlx-video" if kind is Kind.VIDEO else "arthur-gen-mflux"
         raise UnknownModelError(
             f"no {kind} backend is installed; install one: `pip install arthur-gen-replicate` "
-            f"(cloud, needs REPLICATE_API_TOKEN) or `pip install {local_plugin}` (local, Apple Silicon)"
+            f"(cloud, needs REPLICATE_API_TOKEN) or `pip install {local_plugin}` (local, MLX)"
         )
     if len(found) == 1:
         return next(iter(found.values()))
