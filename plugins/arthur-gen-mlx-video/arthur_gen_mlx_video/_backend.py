@@ -361,7 +361,8 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
             )
         if version not in TESTED:
             return Availability.no(
-                f"mlx-video-with-audio {version} is installed; this plugin is tested with {', '.join(TESTED)}",
+                f"mlx-video-with-audio {version} is installed; this plugin is tested with "
+                f"{', '.join(TESTED)}",
                 fix,
             )
         if system == "linux":
@@ -369,7 +370,7 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
         return Availability.yes()
 
     def _folder_availability(self, entry: Entry, folder: Path, key: tuple[Any, ...] | None) -> Availability:
-        if key is not None and key in self._cache.keys():
+        if key is not None and key in self._cache.loaded():
             return Availability.yes()  # warm: its transformer is loaded
         error = _weights.missing_weights_error(entry, folder)
         if error is not None:
@@ -411,7 +412,7 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
             "kwargs": {**plan.kwargs, "model_dir": str(plan.folder)},
             "seconds": round(plan.num_frames / plan.entry.fps, 3),
             "memory_gb": _weights.memory_need_gb(plan.entry, plan.folder),
-            "warm": plan.cache_key in self._cache.keys(),
+            "warm": plan.cache_key in self._cache.loaded(),
             "weights": "present" if missing is None else str(missing),
         }
 
@@ -497,7 +498,7 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
 
     def warm_models(self) -> list[tuple[Any, ...]]:
         """Keys (folder, LoRAs) of the loaded weights, least recently used first."""
-        return self._cache.keys()
+        return self._cache.loaded()
 
     def release(self) -> None:
         """Drop every warm model, return MLX's cached memory and end the worker thread cleanly."""

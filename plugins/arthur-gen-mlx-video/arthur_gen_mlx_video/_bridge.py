@@ -140,7 +140,7 @@ class WarmCache:
         with self._lock:
             return self._slots.get(key)
 
-    def keys(self) -> list[tuple[Any, ...]]:
+    def loaded(self) -> list[tuple[Any, ...]]:
         with self._lock:
             return [k for k, s in self._slots.items() if s.parts]
 
