@@ -109,8 +109,12 @@ def _run(
     fields: dict[str, Any],
     run: dict[str, Any],
 ) -> GeneratedImage | GeneratedVideo:
+    from ._preflight import check_input_images, check_prompt, check_run_arguments
     from ._runner import RunOptions, plan_request, run_plan
 
+    check_prompt(prompt)
+    check_run_arguments(run)
+    check_input_images(fields)
     parents = _parents_of(fields.get("image"), fields.get("first_frame"), fields.get("last_frame"))
     request = _build_request(kind, prompt, fields)
     the_plan = plan_request(kind, request, backend, model)

@@ -132,6 +132,11 @@ def load_settings() -> Settings:
         else:
             budget[name] = _money(budget_raw.get(name), f"budget.{name} in {path}")
     out = env.get("ARTHUR_GEN_OUTPUT_DIR") or raw.get("output_dir")
+    if out is not None and not isinstance(out, str):
+        raise ConfigError(
+            f"output_dir = {out!r} in {path} is not a folder path; set it to a quoted path, "
+            'e.g. output_dir = "~/Videos/arthur-gen"'
+        )
     output_dir = Path(str(out)).expanduser() if out else data_dir() / "outputs"
     allow = env.get("ARTHUR_GEN_ALLOW_UNKNOWN_PRICE", raw.get("allow_unknown_price", False))
     keys_raw = raw.get("keys", {})
