@@ -67,7 +67,13 @@ def check_run_arguments(run: Mapping[str, Any]) -> None:
     if out_dir is not None:
         if not isinstance(out_dir, str | os.PathLike) or (isinstance(out_dir, str) and not out_dir.strip()):
             raise InvalidRequestError(f"out_dir={out_dir!r} is not a folder path; pass e.g. out_dir='videos'")
-        check_output_folder(Path(out_dir).expanduser())
+        try:
+            folder = Path(out_dir).expanduser()
+        except (RuntimeError, ValueError):
+            raise InvalidRequestError(
+                f"out_dir={out_dir!r} names an unknown home folder; pass a full path"
+            ) from None
+        check_output_folder(folder)
     else:
         from ._config import load_settings
 
@@ -110,9 +116,12 @@ def check_input_images(fields: Mapping[str, Any]) -> None:
         value = fields.get(name)
         if not isinstance(value, str | os.PathLike) or (isinstance(value, str) and is_url(value)):
             continue
-        path = Path(value).expanduser()
-        if not path.is_file():
-            continue  # the request's own check names a missing file
+        try:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                continue  # the request's own check names a missing file
+        except (OSError, RuntimeError, ValueError):
+            continue  # an unusable path: the request's own check names it
         if path.stat().st_size == 0:
             raise InvalidRequestError(f"{name} {path} is an empty file; pass a PNG, JPEG or WebP image")
         try:
