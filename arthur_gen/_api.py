@@ -387,6 +387,16 @@ def resume(
         except ArthurGenError as exc:
             store.release(row.id, owner)
             outcomes.append((row.id, exc))
+        except Exception as exc:  # one broken job never stops resume for the jobs after it
+            from ._secrets import redact
+            from .errors import GenerationError
+
+            reason = redact(f"{type(exc).__name__}: {exc}", None)
+            try:
+                store.set(row.id, error=f"resume failed: {reason}", expect_owner=owner)
+            finally:
+                store.release(row.id, owner)
+            outcomes.append((row.id, GenerationError(f"job {row.id}: resume failed ({reason})")))
     return outcomes
 
 

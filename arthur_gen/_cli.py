@@ -348,6 +348,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
                 print(f"{job_id}: failed: {outcome}")
             else:
                 print(f"{job_id}: saved {', '.join(str(p) for p in outcome.paths)}")
+        if failed:
+            print(f"{len(failed)} of {len(outcomes)} jobs failed; the others went on.", file=sys.stderr)
     return EXIT_ERROR if failed else 0
 
 
