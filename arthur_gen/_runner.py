@@ -845,6 +845,15 @@ def _download_one(
         except Exception:
             tmp.unlink(missing_ok=True)
             raise
+    if getattr(last_error, "output_gone", False):
+        # Gone at the provider after every retry: the job was paid and its output is lost.
+        message = redact(
+            f"job {row.id} is lost: it was paid for (recorded in `arthur-gen costs`) but its output "
+            f"is gone at the provider ({last_error}); nothing more can be saved",
+            ctx.key,
+        )
+        _fail(get_store(), row, "failed", message)
+        raise DownloadError(message)
     message = redact(f"could not download output of job {row.id}: {last_error}", ctx.key)
     get_store().update(row.id, error=message, expect_owner=owner_token())
     raise DownloadError(message + " (run `arthur-gen resume` to retry within the hour)")

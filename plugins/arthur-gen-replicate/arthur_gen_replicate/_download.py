@@ -169,10 +169,12 @@ def _check_status(response: httpx.Response, url: str) -> None:
     if status < 400:
         return
     if status in (404, 410):
-        raise DownloadError(
+        gone = DownloadError(
             f"{_short(url)} is gone ({status}): Replicate deletes outputs an hour after a "
             "prediction finishes; run the request again"
         )
+        gone.output_gone = True  # type: ignore[attr-defined]  # read by the core: the job is lost
+        raise gone
     if status in (401, 403):
         raise DownloadError(f"{_short(url)} refused the download ({status})")
     raise DownloadError(f"{_short(url)} answered {status}; the download can be retried")

@@ -222,12 +222,15 @@ def test_output_deleted_before_the_poll_saw_it(emu: Emulator, rows: Rows) -> Non
 
 def test_expired_output_url(emu: Emulator, rows: Rows) -> None:
     emu.faults.fail("download", 404, times=None)
-    with within(10), pytest.raises(DownloadError, match="an hour"):
+    with within(10), pytest.raises(DownloadError, match="an hour") as caught:
         video()
+    assert "is lost" in str(caught.value) and "paid" in str(caught.value)
     emu.faults.clear()
     row = only_row(rows)
-    # paid for and finished remotely: kept for `resume` to retry, cost recorded once
-    assert row["state"] == "completed" and row["cost_usd"] == 0.5 and row["outputs"] == "[]"
+    # paid for, output gone after the retries: lost (not in flight forever), cost recorded once
+    assert row["state"] == "failed" and row["cost_usd"] == 0.5 and row["outputs"] == "[]"
+    assert "is lost" in row["error"]
+    assert arthur_gen.resume() == []
 
 
 def test_slow_download_stops_at_the_deadline(emu: Emulator, rows: Rows) -> None:
