@@ -496,7 +496,9 @@ def check_postprocessor(postprocessor: Any, params: Mapping[str, Any] | None = N
         assert out.shape == shape and out.dtype == np.uint8, f"process returned {out.shape} {out.dtype}"
 
 
-def check_publisher(publisher: Any, video: str | Path | None = None, account: Any = None, **metadata: Any) -> None:
+def check_publisher(
+    publisher: Any, video: str | Path | None = None, account: Any = None, **metadata: Any
+) -> None:
     """Assert that a plugin's publisher keeps the contract (for its test suite, against its emulator).
 
     Always: a named :class:`arthur_gen.publish.Publisher` with ``Limits``, string targets and
