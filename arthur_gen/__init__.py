@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ._config import cache_dir, config_path, data_dir
     from ._dashboard import write_dashboard
     from ._ledger import BudgetStatus, budget_status, cost_report, costs
+    from ._mlx_worker import MlxWorker
     from ._models import Availability, Capability, Kind, ModelInfo, OptionSpec, Price, PriceBasis
     from ._money import Estimate
     from ._plugins import PluginWarning, get_plugins, load_plugins
@@ -121,6 +122,7 @@ _LAZY = {
     "LocalBackend": "._backends",
     "LocalContext": "._backends",
     "LocalOutput": "._backends",
+    "MlxWorker": "._mlx_worker",
     "ModelInfo": "._models",
     "NeedsKeyError": ".errors",
     "OptionSpec": "._models",
@@ -205,6 +207,7 @@ __all__ = [
     "LocalBackend",
     "LocalContext",
     "LocalOutput",
+    "MlxWorker",
     "ModelInfo",
     "NeedsKeyError",
     "OptionSpec",

@@ -23,6 +23,7 @@ from arthur_gen import (
     LocalBackend,
     LocalContext,
     LocalOutput,
+    MlxWorker,
     ModelInfo,
     VideoRequest,
 )
@@ -49,7 +50,6 @@ from ._catalog import (
     model_info,
 )
 from ._loader import Loader, LoadKey, WarmCache, cache_size_from_env, clear_mlx_cache
-from ._worker import MlxWorker
 
 Request = ImageRequest | VideoRequest
 _URL = re.compile(r"^(https?://|data:)", re.IGNORECASE)
@@ -395,7 +395,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
 
         self._loader: Loader = loader or load_mflux_model
         self._cache = WarmCache(cache_size if cache_size is not None else cache_size_from_env)
-        self._worker = MlxWorker(use_mlx_stream=loader is None)
+        self._worker = MlxWorker(name="mflux", use_mlx_stream=loader is None)
         self._infos = tuple(model_info(entry) for entry in CATALOG)
         self._available: Availability | None = None
 

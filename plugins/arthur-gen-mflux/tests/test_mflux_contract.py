@@ -378,7 +378,8 @@ def test_mlx_worker_keeps_models_on_one_thread_and_stream() -> None:
     """Weights made on the worker are used on the worker, under its own stream, whichever
     thread asks (MLX streams are thread-local since 0.31.2)."""
     import mlx.core as mx
-    from arthur_gen_mflux._worker import MlxWorker
+
+    from arthur_gen import MlxWorker
 
     nn: Any = importlib.import_module("mlx.nn")
     worker = MlxWorker(use_mlx_stream=True)

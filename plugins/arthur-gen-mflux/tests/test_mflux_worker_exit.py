@@ -13,14 +13,14 @@ import pytest
 
 pytest.importorskip("mlx.core")
 
-from arthur_gen_mflux._worker import MlxWorker
+from arthur_gen import MlxWorker
 
 # Enough MLX work on the worker thread to have made its streams; before the fix about one run
 # in two to eight aborted with "terminate called without an active exception".
 _SCRIPT = textwrap.dedent(
     """
     import sys
-    from arthur_gen_mflux._worker import MlxWorker
+    from arthur_gen import MlxWorker
 
     worker = MlxWorker(use_mlx_stream=True)
 

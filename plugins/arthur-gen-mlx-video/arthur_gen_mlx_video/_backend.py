@@ -35,6 +35,7 @@ from arthur_gen import (
     LocalBackend,
     LocalContext,
     LocalOutput,
+    MlxWorker,
     ModelInfo,
     VideoBackend,
     VideoRequest,
@@ -51,7 +52,6 @@ from arthur_gen.errors import (
 from . import _weights
 from ._bridge import Capture, Slot, Steps, WarmCache, bridged
 from ._catalog import CATALOG, DEFAULT_MODEL, Entry, entry_for, frames_for, model_info
-from ._worker import MlxWorker
 
 __all__ = [
     "CACHE_SIZE_ENV",
@@ -312,7 +312,7 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
 
     def __init__(self, *, cache_size: int | None = None) -> None:
         self._cache = WarmCache(cache_size if cache_size is not None else cache_size_from_env())
-        self._worker = MlxWorker(use_mlx_stream=True)
+        self._worker = MlxWorker(name="mlx-video", use_mlx_stream=True)
         self._infos = tuple(model_info(entry) for entry in CATALOG)
         self._available: Availability | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,26 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARTHUR_GEN_LOAD_PLUGINS", "arthur-gen-mlx-video")
     monkeypatch.delenv("ARTHUR_GEN_MLX_VIDEO_CACHE_SIZE", raising=False)
     monkeypatch.delenv("ARTHUR_GEN_MLX_VIDEO_IGNORE_MEMORY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _plugin_registered() -> Iterator[None]:
+    """The plugin's hooks are registered in this process, whatever loaded plugins before.
+
+    Plugins load once per process: when other suites ran first with entry points off, the
+    entry point is not read again, so the module is registered here for the test.
+    """
+    import arthur_gen_mlx_video
+
+    from arthur_gen._plugins import load_plugins, pm
+    from arthur_gen.testing import registered
+
+    load_plugins()
+    if pm.is_registered(arthur_gen_mlx_video):
+        yield
+        return
+    with registered(arthur_gen_mlx_video, name="arthur-gen-mlx-video-under-test"):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""One thread for all of the backend's MLX work.
+"""One thread for all of a local backend's MLX work (shared by the mflux and MLX video plugins).
 
 Since MLX 0.31.2 streams are thread-local: arrays made in one thread cannot be evaluated in
 another ("There is no Stream(gpu, N) in current thread", mflux#502, mlx#3727). arthur-gen may
@@ -33,8 +33,9 @@ T = TypeVar("T")
 class MlxWorker:
     """Runs callables on one long-lived thread, inside an MLX stream of that thread."""
 
-    def __init__(self, *, use_mlx_stream: bool) -> None:
+    def __init__(self, *, use_mlx_stream: bool, name: str = "mlx") -> None:
         self._use_mlx_stream = use_mlx_stream
+        self._name = name
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stream: Any = None
@@ -45,7 +46,7 @@ class MlxWorker:
 
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlx-video")
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
                 _close_at_shutdown(self)
             return self._executor
 
