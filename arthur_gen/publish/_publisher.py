@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -79,7 +80,7 @@ class PublishContext:
             self._progress(sent, total)
 
 
-class Publisher:
+class Publisher(abc.ABC):
     """A platform. Subclasses set ``name`` and ``limits`` and implement :meth:`upload`."""
 
     name: ClassVar[str] = ""
@@ -92,9 +93,9 @@ class Publisher:
         """Where on the account it goes (a channel, an organisation); part of the duplicate key."""
         return str(account.get("target") or account.name)
 
+    @abc.abstractmethod
     def upload(self, ctx: PublishContext) -> Outcome:
         """Run (or resume from ``ctx.checkpoint``) the upload; return the published item."""
-        raise NotImplementedError
 
     def url_for(self, remote_id: str) -> str:
         return remote_id
