@@ -98,6 +98,29 @@ def test_lost_post_answer_needs_confirmation_never_a_second_post(emu: Emulator, 
     assert len(emu.snapshot()["posts"]) == 1
 
 
+def test_killed_after_the_post_left_resumes_to_needs_confirmation(
+    emu: Emulator, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that dies once the post request left (answer never read) never posts again."""
+    real_post = httpx.Client.post
+
+    def post_then_die(self: httpx.Client, url: str, *args: object, **kwargs: object) -> httpx.Response:
+        response = real_post(self, url, *args, **kwargs)  # type: ignore[arg-type]
+        if str(url).endswith("/rest/posts"):
+            raise SystemExit("killed between sending the post and reading its answer")
+        return response
+
+    monkeypatch.setattr(httpx.Client, "post", post_then_die)
+    with pytest.raises(SystemExit):
+        publish(video, to="linkedin", text="x")
+    monkeypatch.setattr(httpx.Client, "post", real_post)
+    assert publications()[0]["state"] == "running"  # left for the next publish to resume
+    with pytest.raises(SubmitUncertainError, match="publications confirm"):
+        publish(video, to="linkedin", text="x")  # the resume must not post a second time
+    assert len(emu.snapshot()["posts"]) == 1
+    assert publications()[0]["state"] == "needs confirmation"
+
+
 def test_confirm_not_posted_allows_a_new_upload(emu: Emulator, video: Path) -> None:
     emu.add_fault("post-drop")
     with pytest.raises(SubmitUncertainError):
