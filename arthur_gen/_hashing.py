@@ -37,6 +37,9 @@ def input_digest(path: str) -> str:
 
 def canonical_request(request: Request) -> dict[str, Any]:
     """The request as data, with local input files replaced by their content digests."""
+    own = getattr(request, "canonical_dict", None)  # a job kind that keys on contents itself (edit)
+    if own is not None:
+        return own(input_digest)  # type: ignore[no-any-return]
     data = request.to_dict()
     for field, value in request.input_files().items():
         if not is_url(value):

@@ -67,6 +67,30 @@ def test_changed_input_content_is_a_cache_miss(media: dict[str, Path], tmp_path:
     assert not b.cached and a.job_id != b.job_id
 
 
+def test_the_cache_keys_on_contents_not_paths(media: dict[str, Path], tmp_path: Path) -> None:
+    """The same clip and logo under other names and folders: a hit; another logo content: a miss."""
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b" / "deeper"
+    for folder in (a_dir, b_dir):
+        folder.mkdir(parents=True)
+    clip_a, logo_a = a_dir / "clip.mp4", a_dir / "logo.png"
+    clip_b, logo_b = b_dir / "renamed take 2.mp4", b_dir / "brand.png"
+    for src, dst in (
+        (media["red"], clip_a),
+        (media["red"], clip_b),
+        (media["logo"], logo_a),
+        (media["logo"], logo_b),
+    ):
+        dst.write_bytes(src.read_bytes())
+    first = ag.edit([clip_a], small(), logo=logo_a, out_dir=tmp_path / "o")
+    moved = ag.edit([clip_b], small(), logo=logo_b, out_dir=tmp_path / "o")
+    assert not first.cached and moved.cached and ag.get_job(moved.job_id).cached_from == first.job_id
+    from PIL import Image
+
+    Image.new("RGBA", (40, 40), (255, 0, 255, 255)).save(logo_b)  # same path, new content
+    changed = ag.edit([clip_b], small(), logo=logo_b, out_dir=tmp_path / "o")
+    assert not changed.cached
+
+
 def test_show_an_mp4_from_the_file_alone(media: dict[str, Path], tmp_path: Path, capsys: Any) -> None:
     base = ag.edit([media["red"]], small(), out_dir=tmp_path / "o")
     child = ag.edit([base.path], small(), title="x", out_dir=tmp_path / "o")

@@ -8,7 +8,7 @@ limits) run in the edit backend's ``validate`` (still before any output is writt
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -538,6 +538,15 @@ class EditRequest:
         files = {f"inputs[{i}]": p for i, p in enumerate(self.inputs)}
         files.update(self.recipe.files())
         return files
+
+    def canonical_dict(self, digest: Callable[[str], str]) -> dict[str, Any]:
+        """What keys the cache: contents only. Every file (input, logo, font, music, captions)
+        becomes ``digest(path)``; the label ``prompt`` (made from a file name) is left out."""
+        recipe = self.recipe.to_dict()
+        for op, data in zip(self.recipe.operations, recipe["operations"], strict=True):
+            for name, path in op.files().items():
+                data[name] = digest(path)
+        return {"kind": self.kind.value, "inputs": [digest(p) for p in self.inputs], "recipe": recipe}
 
     def to_dict(self) -> dict[str, Any]:
         return {
