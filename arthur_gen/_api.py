@@ -80,13 +80,15 @@ def plan(
     *,
     backend: str | None = None,
     model: str | None = None,
+    allow_unknown_price: bool = False,
     **fields: Any,
 ) -> Plan:
     """Validate and price a request without running it (what ``--dry-run`` shows)."""
     from ._runner import plan_request
 
     k = _kind(kind)
-    return plan_request(k, _build_request(k, prompt, fields), backend, model)
+    request = _build_request(k, prompt, fields)
+    return plan_request(k, request, backend, model, allow_uncataloged=allow_unknown_price)
 
 
 def estimate(
@@ -117,7 +119,9 @@ def _run(
     check_input_images(fields)
     parents = _parents_of(fields.get("image"), fields.get("first_frame"), fields.get("last_frame"))
     request = _build_request(kind, prompt, fields)
-    the_plan = plan_request(kind, request, backend, model)
+    the_plan = plan_request(
+        kind, request, backend, model, allow_uncataloged=bool(run.get("allow_unknown_price"))
+    )
     opts = RunOptions(
         key=run.get("key"),
         out_dir=Path(run["out_dir"]).expanduser() if run.get("out_dir") else None,

@@ -13,6 +13,9 @@ __all__ = ["main"]
 
 EXIT_ERROR, EXIT_USAGE, EXIT_MONEY, EXIT_INTERRUPT = 1, 2, 3, 130
 
+# Every state a job can be in (the store's ACTIVE_STATES + FINAL_STATES; a test keeps them equal).
+JOB_STATES = ("planned", "submitted", "running", "completed", "uncertain", "saved", "failed", "canceled")
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -116,7 +119,15 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
     seeds = args.seed or [None]
     if args.dry_run:
         plans = [
-            ag.plan(kind, args.prompt, backend=args.backend, model=args.model, seed=s, **fields).to_dict()
+            ag.plan(
+                kind,
+                args.prompt,
+                backend=args.backend,
+                model=args.model,
+                allow_unknown_price=args.allow_unknown_price,
+                seed=s,
+                **fields,
+            ).to_dict()
             for s in seeds
         ]
         if args.json:
@@ -253,17 +264,28 @@ def _job_summary(row: Any) -> dict[str, Any]:
     }
 
 
-def _parse_when(text: str | None) -> float | None:
-    from .errors import InvalidRequestError
+def _parse_when(text: str | None, *, end: bool = False) -> float | None:
+    from ._ledger import parse_when
 
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"):
-        try:
-            return time.mktime(time.strptime(text, fmt))
-        except ValueError:
-            continue
-    raise InvalidRequestError(f"date {text!r} must look like 2026-11-25 or 2026-11-25T14:30")
+    return parse_when(text or None, end=end)
+
+
+def _display_path(path: str) -> str:
+    """``path`` relative to the working folder when it is under it, else as stored."""
+    import os
+
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith("..") else relative
+
+
+def _output_cell(outputs: Sequence[dict[str, Any]]) -> str:
+    if not outputs:
+        return ""
+    first = _display_path(str(outputs[0].get("path", "")))
+    return first if len(outputs) == 1 else f"{first} (+{len(outputs) - 1})"
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
@@ -277,7 +299,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
         text=args.text,
         state=args.state,
         since=_parse_when(args.since),
-        until=_parse_when(args.until),
+        until=_parse_when(args.until, end=True),
     )
     if args.json:
         _print_json([_job_summary(r) for r in rows])
@@ -293,10 +315,11 @@ def _cmd_history(args: argparse.Namespace) -> int:
                     r.state,
                     "?" if r.cost_usd is None else f"${r.cost_usd:.4f}",
                     r.prompt[:40],
+                    _output_cell(r.outputs),
                 )
                 for r in rows
             ],
-            ["job", "when", "backend", "model", "state", "cost", "prompt"],
+            ["job", "when", "backend", "model", "state", "cost", "prompt", "output"],
         )
     )
     return 0
@@ -316,11 +339,39 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(data)
     else:
-        for key, value in data.items():
-            if value not in (None, [], {}):
-                text = json.dumps(value, default=str) if isinstance(value, dict | list) else value
-                print(f"{key:>14}: {text}")
+        print(_describe_job(data))
     return 0
+
+
+_TIME_FIELDS = ("created_at", "updated_at", "submitted_at", "finished_at")
+
+
+def _describe_job(data: dict[str, Any]) -> str:
+    """A job's record for a person: dates as local times, the request and outputs as lines."""
+    lines: list[str] = []
+    for key, value in data.items():
+        if value in (None, [], {}, "") or key in ("request", "outputs", "timings"):
+            continue
+        if key in _TIME_FIELDS and isinstance(value, int | float):
+            value = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+        elif key in ("cost_usd", "estimate_usd", "saved_usd") and isinstance(value, int | float):
+            value = f"${value:.4f}"
+        elif isinstance(value, dict | list):
+            value = json.dumps(value, default=str)
+        lines.append(f"{key:>14}: {value}")
+    timings = data.get("timings") or {}
+    if timings:
+        lines.append(f"{'timings':>14}: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
+    for output in data.get("outputs") or []:
+        lines.append(f"{'output':>14}: {_display_path(str(output.get('path', '')))}")
+    request = data.get("request") or {}
+    if request:
+        lines.append(f"{'request':>14}:")
+        for key, value in request.items():
+            if value not in (None, [], {}, ""):
+                text = json.dumps(value, default=str) if isinstance(value, dict | list) else value
+                lines.append(f"{'':>16}{key}: {text}")
+    return "\n".join(lines)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -477,25 +528,56 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+_GENERATE_EXAMPLES = {
+    "image": """\
+Make an image from a prompt. Without --backend the default image backend is used
+(`arthur-gen backends --kind image` lists them; `arthur-gen models --options` lists each
+model's options).
+
+examples:
+  arthur-gen image "a lighthouse at dusk, film grain"
+  arthur-gen image "a lighthouse at dusk" --seed 1 --seed 2 --seed 3
+  arthur-gen image "a lighthouse at dusk" -b replicate -m black-forest-labs/flux-schnell --dry-run
+  arthur-gen image "the same scene in winter" --image out/lighthouse.png --strength 0.6
+""",
+    "video": """\
+Make a video from a prompt, or animate an image with --first-frame. Cloud models are paid:
+--dry-run shows the estimate and sends nothing; budgets (`arthur-gen budget`) are checked first.
+
+examples:
+  arthur-gen video "waves rolling onto a beach at sunrise" --dry-run
+  arthur-gen video "the camera slowly pushes in" --first-frame out/lighthouse.png
+  arthur-gen video "a drone shot over a forest" -m minimax/video-01 --preset linkedin-portrait
+  arthur-gen video "a cat on a windowsill" --aspect-ratio 9:16 --duration 5
+""",
+}
+
+
 def _add_generate(sub: Any, kind: str) -> None:
-    p = sub.add_parser(kind, help=f"generate {'an image' if kind == 'image' else 'a video'}")
-    p.add_argument("prompt")
-    p.add_argument("--backend", "-b")
-    p.add_argument("--model", "-m")
+    what = "an image" if kind == "image" else "a video"
+    p = sub.add_parser(
+        kind,
+        help=f"generate {what}",
+        description=_GENERATE_EXAMPLES[kind],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("prompt", help="what to make, in words")
+    p.add_argument("--backend", "-b", help="backend id, e.g. replicate or mflux (`arthur-gen backends`)")
+    p.add_argument("--model", "-m", help="model id of that backend (`arthur-gen models`)")
     p.add_argument("--seed", type=int, action="append", help="repeat for several seeds (one job each)")
-    p.add_argument("--negative-prompt")
+    p.add_argument("--negative-prompt", help="what to keep out of the result, where the model supports it")
     p.add_argument("--size", help="WIDTHxHEIGHT, e.g. 1024x768")
-    p.add_argument("--aspect-ratio", help="e.g. 16:9")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--guidance", type=float)
-    p.add_argument("--strength", type=float)
+    p.add_argument("--aspect-ratio", help="e.g. 16:9, 9:16 or 1:1, where the model takes one")
+    p.add_argument("--steps", type=int, help="denoising steps (more is slower, often finer)")
+    p.add_argument("--guidance", type=float, help="how closely to follow the prompt (guidance scale)")
+    p.add_argument("--strength", type=float, help="0..1: how far to move away from the input image")
     if kind == "image":
         p.add_argument("--image", help="init image for image-to-image")
     else:
         p.add_argument("--first-frame", help="image path or URL to animate")
-        p.add_argument("--last-frame")
-        p.add_argument("--duration", type=float)
-        p.add_argument("--fps", type=int)
+        p.add_argument("--last-frame", help="image path or URL the video should end on")
+        p.add_argument("--duration", type=float, help="length in seconds (the model's allowed values apply)")
+        p.add_argument("--fps", type=int, help="frames per second, where the model lets you choose")
         p.add_argument("--resolution", help="e.g. 720p")
         p.add_argument("--preset", help="then edit the video to this preset (`arthur-gen presets`)")
         p.add_argument("--fit", choices=["fill", "fit", "blur"], help="with --preset: how to reformat")
@@ -507,16 +589,20 @@ def _add_generate(sub: Any, kind: str) -> None:
         metavar="NAME=VALUE",
         help="model option; VALUE is JSON or text",
     )
-    p.add_argument("--out", help="output folder")
+    p.add_argument("--out", help="output folder (default: the configured output_dir)")
     p.add_argument("--timeout", type=float, help="overall deadline in seconds")
     p.add_argument("--no-cache", action="store_true", help="do not answer from the cache")
-    p.add_argument("--allow-unknown-price", action="store_true")
+    p.add_argument(
+        "--allow-unknown-price",
+        action="store_true",
+        help="run a model whose price is unknown (its cost is recorded as unknown)",
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="show the estimate and what would be sent; send nothing",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_image if kind == "image" else _cmd_video)
 
 
@@ -542,15 +628,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("history", help="past generations, newest first")
-    p.add_argument("--backend", "-b")
-    p.add_argument("--model", "-m")
-    p.add_argument("--kind", choices=["image", "video"])
+    p.add_argument("--backend", "-b", help="only this backend's jobs")
+    p.add_argument("--model", "-m", help="only this model's jobs")
+    p.add_argument("--kind", choices=["image", "video", "edit", "publish"], help="only this kind of job")
     p.add_argument("--text", help="only prompts containing this text")
-    p.add_argument("--state")
-    p.add_argument("--since", help="YYYY-MM-DD[THH:MM]")
-    p.add_argument("--until", help="YYYY-MM-DD[THH:MM]")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--state", choices=JOB_STATES, help="only jobs in this state")
+    p.add_argument("--since", help="from this date (e.g. 2026-11-01, 2026-11, 7d, 2026-11-25T14:30)")
+    p.add_argument("--until", help="up to and including this date (same forms as --since)")
+    p.add_argument("--limit", type=int, default=50, help="at most this many jobs (default 50)")
+    p.add_argument("--json", action="store_true", help="print the jobs as JSON")
     p.set_defaults(func=_cmd_history)
 
     p = sub.add_parser("show", help="everything recorded about one job")
@@ -604,9 +690,48 @@ def _add_command_modules(sub: Any) -> None:
         module.add_commands(sub)
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _chosen_parser(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The deepest subcommand parser named in ``argv`` (``keys set`` → the ``set`` parser)."""
+    chosen = parser
+    for word in argv:
+        if word.startswith("-"):
+            continue
+        child = _subcommands(chosen).get(word)
+        if child is None:
+            break
+        chosen = child
+    return chosen
+
+
+def _suggest_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """A mistyped subcommand gets "did you mean" instead of the whole list of choices."""
+    import difflib
+
+    words = [w for w in argv if not w.startswith("-")]
+    commands = _subcommands(parser)
+    if not words or words[0] in commands or argv[0].startswith("-"):
+        return
+    close = difflib.get_close_matches(words[0], list(commands), n=1, cutoff=0.6)
+    if close:
+        parser.error(
+            f"unknown command {words[0]!r}; did you mean {close[0]!r}? (`arthur-gen --help` lists them)"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _suggest_command(parser, argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # the subcommand's own usage, not the top-level one
+        _chosen_parser(parser, argv).error(f"unrecognized arguments: {' '.join(extras)}")
     if args.version:
         from . import __version__
 

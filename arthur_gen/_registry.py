@@ -178,15 +178,47 @@ def choose_backend(kind: Kind, backend_id: str | None) -> Backend:
     )
 
 
-def find_model(backend: Backend, model_id: str | None) -> ModelInfo:
-    """A model of ``backend`` by id or alias (the backend's default when None)."""
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (ids are short, so the plain dynamic programme is enough)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def _near_catalog_id(wanted: str, models: list[ModelInfo]) -> str | None:
+    """A catalog id one or two edits from ``wanted`` (``minimax/video-1`` → ``minimax/video-01``)."""
+    low = wanted.lower()
+    best = min(models, key=lambda m: _edit_distance(low, m.id.lower()), default=None)
+    if best is None or len(low) < 6 or _edit_distance(low, best.id.lower()) > 2:
+        return None
+    return best.id
+
+
+def find_model(backend: Backend, model_id: str | None, *, allow_uncataloged: bool = False) -> ModelInfo:
+    """A model of ``backend`` by id or alias (the backend's default when None).
+
+    A backend may accept ids outside its catalog (any Replicate model); an id a typo away from a
+    catalog id is refused with "did you mean" unless ``allow_uncataloged`` (the user passed
+    ``--allow-unknown-price``, so they mean that very model).
+    """
     wanted = model_id or backend.default_model
     for model in backend.models():
         if wanted == model.id or wanted in model.aliases:
             return model
     dynamic = backend.resolve_model(wanted)
     if dynamic is not None:
-        return dynamic
+        near = None if allow_uncataloged else _near_catalog_id(wanted, list(backend.models()))
+        if near is None:
+            return dynamic
+        raise UnknownModelError(
+            f"{wanted!r} is not in {backend.id}'s catalog (did you mean {near!r}?). To run "
+            f"{wanted!r} itself, uncataloged and at an unknown price, add --allow-unknown-price "
+            "(Python: allow_unknown_price=True)"
+        )
     models = backend.models()
     known = ", ".join(m.id for m in models)
     names = {alias: m.id for m in models for alias in m.aliases} | {m.id: m.id for m in models}

@@ -114,10 +114,17 @@ class RunOptions:
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD
 
 
-def plan_request(kind: Kind, request: Request, backend_id: str | None, model_id: str | None) -> Plan:
+def plan_request(
+    kind: Kind,
+    request: Request,
+    backend_id: str | None,
+    model_id: str | None,
+    *,
+    allow_uncataloged: bool = False,
+) -> Plan:
     """Choose backend and model, validate, estimate. Touches no file and no network."""
     backend = choose_backend(kind, backend_id)
-    model = find_model(backend, model_id)
+    model = find_model(backend, model_id, allow_uncataloged=allow_uncataloged)
     check_request(request, model)
     backend.validate(request, model)
     version = backend.model_version(model)
