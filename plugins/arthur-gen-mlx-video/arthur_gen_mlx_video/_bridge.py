@@ -7,9 +7,9 @@ frames). It looks all of these up as globals of its module, so for the length of
 
 - ``tqdm``: :class:`Steps` reports each finished denoising step and stops between steps when
   the job is cancelled (``JobCanceledError`` leaves the loop as it is);
-- ``load_wan_model`` / ``load_vae_decoder`` / ``load_vae_encoder``: served from a warm
-  :class:`Slot` when the same file (size, mtime), config, quantization and LoRAs were loaded
-  before; the T5 encoder is not kept (float32, the largest part, used once per call);
+- ``load_wan_model`` / ``load_t5_encoder`` / ``load_vae_decoder`` / ``load_vae_encoder``: served
+  from a warm :class:`Slot` when the same file (size, mtime), config, quantization and LoRAs
+  were loaded before (the package frees each after use and reloads it on the next call);
 - ``save_video``: :class:`Capture` keeps the frames and the fps instead of writing anything;
   the backend writes the MP4 itself.
 
@@ -38,7 +38,7 @@ from ._weights import hf_hub_cache
 
 __all__ = ["CACHED_LOADERS", "Capture", "Slot", "Steps", "WarmCache", "bridged", "offline_hub"]
 
-CACHED_LOADERS = ("load_wan_model", "load_vae_decoder", "load_vae_encoder")
+CACHED_LOADERS = ("load_wan_model", "load_t5_encoder", "load_vae_decoder", "load_vae_encoder")
 
 
 class Steps:
@@ -90,6 +90,7 @@ class Slot:
     parts: dict[tuple[Any, ...], Any] = attrs.field(factory=dict)
     loads: int = 0
     hits: int = 0
+    loads_by_name: dict[str, int] = attrs.field(factory=dict)  # loader name -> real loads
 
     def wrap(self, name: str, load: Callable[..., Any]) -> Callable[..., Any]:
         def cached(model_path: Any, config: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -100,6 +101,7 @@ class Slot:
                 return found
             model = load(model_path, config, *args, **kwargs)
             self.loads += 1
+            self.loads_by_name[name] = self.loads_by_name.get(name, 0) + 1
             self.parts[key] = model
             return model
 

@@ -165,8 +165,8 @@ def memory_need_gb(entry: Entry, folder: Path) -> float:
     """Peak memory of one call, from the weight files when present, else the catalog's figure.
 
     mlx_video upcasts the T5 encoder and the VAE to float32 (twice their bf16 size), and the
-    backend keeps the transformer(s) and the VAE warm while the next call's T5 runs: the
-    peak is the transformer(s), plus T5 and VAE in float32, plus a margin for activations.
+    backend keeps the transformer(s), the T5 encoder and the VAE warm together: the peak is
+    the transformer(s), plus T5 and VAE in float32, plus a margin for activations.
     """
     if missing_files(entry, folder):
         return float(entry.memory_gb)

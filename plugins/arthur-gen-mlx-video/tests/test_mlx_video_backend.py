@@ -88,10 +88,22 @@ def _frames(path: Path) -> tuple[int, float]:
         return count, float(stream.average_rate or 0)
 
 
-def test_real_pipeline_mp4_progress_warm_and_cancel(tiny_wan: Path, umt5: Path) -> None:
+def test_real_pipeline_mp4_progress_warm_and_cancel(
+    tiny_wan: Path, umt5: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The package's real generate_video on a tiny random Wan 2.1, through generate_video."""
+    import mlx_video.generate_wan as gw
+
     from arthur_gen.media import read_mp4_metadata
 
+    t5_loads: list[str] = []
+    real_load_t5 = gw.load_t5_encoder
+
+    def counting_load_t5(model_path: Any, config: Any) -> Any:
+        t5_loads.append(str(model_path))
+        return real_load_t5(model_path, config)
+
+    monkeypatch.setattr(gw, "load_t5_encoder", counting_load_t5)
     events: list[Any] = []
     options = {"model_path": str(tiny_wan), "num_frames": 5, "tiling": "none"}
     with tiny_vae():
@@ -127,5 +139,13 @@ def test_real_pipeline_mp4_progress_warm_and_cancel(tiny_wan: Path, umt5: Path) 
                 "a lighthouse", backend="mlx_video", width=256, height=256, seed=5, steps=3,
                 options=options, on_progress=stop_after_first_step, cancel_event=cancel, cache=False,
             )  # fmt: skip
+        assert len(t5_loads) == 1  # the T5 encoder stayed warm for the 2nd and 3rd calls
     backend().release()
     assert backend().warm_models() == []
+    with tiny_vae():  # release() freed the T5 encoder too: the next call loads it again
+        arthur_gen.generate_video(
+            "a lighthouse", backend="mlx_video", width=256, height=256, seed=6, steps=1,
+            options=options, cache=False,
+        )  # fmt: skip
+    assert len(t5_loads) == 2
+    backend().release()
