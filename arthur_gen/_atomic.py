@@ -6,14 +6,41 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "publish_new", "temp_path_beside"]
+__all__ = ["atomic_write_bytes", "current_umask", "publish_new", "temp_path_beside"]
 
 
-def temp_path_beside(target: Path) -> Path:
-    """A fresh hidden temporary path in ``target``'s folder (same filesystem, so rename works)."""
+_UMASK: int | None = None
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux)."""
+    global _UMASK
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    if _UMASK is None:  # elsewhere: set and restore once (umask has no read-only call)
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+def temp_path_beside(target: Path, *, mode: int | None = None) -> Path:
+    """A fresh hidden temporary path in ``target``'s folder (same filesystem, so rename works).
+
+    The file gets ``mode`` at once, before a byte is written, or else the permissions of a file
+    the user creates (0666 less their umask): outputs are shared as the user's other files are,
+    while a secret (``mode=0o600``) is never readable by others, not even for a moment.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, (0o666 & ~current_umask()) if mode is None else mode)
+    finally:
+        os.close(fd)
     return Path(name)
 
 
@@ -30,14 +57,12 @@ def _fsync_dir(folder: Path) -> None:
 
 def atomic_write_bytes(target: Path, data: bytes, *, mode: int | None = None) -> None:
     """Replace ``target`` with ``data`` so readers see the old or the new file, never half."""
-    tmp = temp_path_beside(target)
+    tmp = temp_path_beside(target, mode=mode)
     try:
         with tmp.open("wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            tmp.chmod(mode)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     except BaseException:

@@ -77,7 +77,7 @@ def save_account(account: Account) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(target.parent.parent, 0o700)
     os.chmod(target.parent, 0o700)
-    tmp = temp_path_beside(target)
+    tmp = temp_path_beside(target, mode=0o600)
     payload = json.dumps(account._revealed(), indent=2, sort_keys=True).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # before a byte of the token is written
