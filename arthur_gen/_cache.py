@@ -9,7 +9,7 @@ from pathlib import Path
 from ._config import cache_dir
 from ._outputs import file_digest
 
-__all__ = ["blob_path", "keep_blob", "valid_blob"]
+__all__ = ["blob_path", "cached_answer", "keep_blob", "valid_blob"]
 
 
 def blob_path(sha256: str) -> Path:
@@ -41,4 +41,24 @@ def valid_blob(sha256: str) -> Path | None:
             return path
     except OSError:
         return None
+    return None
+
+
+def cached_answer(cache_key: str | None) -> str | None:
+    """The saved job whose outputs would answer a request with ``cache_key`` now, else None.
+
+    Read-only (what ``--dry-run`` reports): no store is created where none exists.
+    """
+    if cache_key is None:
+        return None
+    from ._config import data_dir
+
+    if not (data_dir() / "jobs.db").exists():
+        return None
+    from ._store import get_store
+
+    where = "cache_key = ? AND state = 'saved' AND cost_source != 'cache'"
+    for row in get_store().query(where, (cache_key,), limit=5):
+        if row.outputs and all(valid_blob(o["sha256"]) is not None for o in row.outputs):
+            return row.id
     return None

@@ -139,6 +139,8 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
                     f"estimate: {p['estimate']['detail']}"
                     + (f" = ${p['estimate']['usd']:.4f}" if p["estimate"]["usd"] is not None else "")
                 )
+                if p["cached_by"]:
+                    print(f"cached:   yes: job {p['cached_by']} already made this, so it costs $0")
                 print("would send:")
                 print(json.dumps(p["would_send"] or p["request"], indent=2, default=str))
             print("(dry run: nothing was sent, nothing was written)")

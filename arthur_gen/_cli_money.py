@@ -279,6 +279,14 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache_line(plan: dict[str, Any]) -> str:
+    """What the cache would do for a planned request: the truth, not a maybe."""
+    if not plan["cacheable"]:
+        return "no (no seed, so every run is new)"
+    hit = plan.get("cached_by")
+    return f"yes: job {hit} already made this, so it costs $0" if hit else "no (never made before)"
+
+
 def _cmd_rerun(args: argparse.Namespace) -> int:
     from ._cli import _option_value, _Progress
     from ._rerun import plan_rerun, rerun
@@ -313,7 +321,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
             f"estimate: {estimate['detail']}"
             + (f" = ${estimate['usd']:.4f}" if estimate["usd"] is not None else " (price UNKNOWN)")
         )
-        print(f"cached:   {'may be answered from the cache' if plan['cacheable'] else 'no (no seed)'}")
+        print(f"cached:   {_cache_line(plan)}")
         print("would send:")
         print(json.dumps(plan["would_send"] or plan["request"], indent=2, default=str))
         print("(dry run: nothing was sent, nothing was written)")

@@ -30,7 +30,7 @@ from ._backends import (
     RemoteState,
     RemoteStatus,
 )
-from ._cache import blob_path, keep_blob, valid_blob
+from ._cache import blob_path, cached_answer, keep_blob, valid_blob
 from ._config import Settings, load_settings, resolve_key
 from ._hashing import input_digest, request_key
 from ._models import Kind, ModelInfo
@@ -96,6 +96,7 @@ class Plan:
             "request": self.request.to_dict(),
             "would_send": dict(self.backend.describe_request(self.request, self.model)),
             "cacheable": self.cache_key is not None,
+            "cached_by": cached_answer(self.cache_key),  # the saved job that would answer it, if any
         }
 
 
