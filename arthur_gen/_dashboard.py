@@ -156,11 +156,19 @@ def _empty_svg(width: int, height: int, text: str) -> str:
     )
 
 
-def _hbars(items: Sequence[tuple[str, str, float, str, str]], *, width: int = 540, empty: str) -> str:
+def _hbars(
+    items: Sequence[tuple[str, str, float, str, str]],
+    *,
+    width: int = 540,
+    empty: str,
+    label_w: int = 236,
+    value_w: int = 104,
+) -> str:
     """Horizontal bars: (label, sublabel, value, value text, colour)."""
     if not items:
         return _empty_svg(width, 90, empty)
-    row_h, label_w, value_w = 38, 236, 104
+    row_h = 38
+    chars = label_w // 7
     height = row_h * len(items) + 6
     bar_space = width - label_w - value_w
     peak = max(v for _, _, v, _, _ in items) or 1.0
@@ -170,7 +178,7 @@ def _hbars(items: Sequence[tuple[str, str, float, str, str]], *, width: int = 54
     for i, (label, sub, value, text, colour) in enumerate(items):
         y = 4 + i * row_h
         bar = max(2.0, (bar_space - 12) * value / peak) if value > 0 else 0.0
-        short = label if len(label) <= 34 else label[:33] + "…"
+        short = label if len(label) <= chars else label[: chars - 1] + "…"
         parts.append(f"<g><title>{_e(label)} {_e(sub)}: {_e(text)}</title>")
         parts.append(f'<text x="0" y="{y + 15}" class="label">{_e(short)}</text>')
         parts.append(f'<text x="0" y="{y + 30}" class="sub">{_e(sub)}</text>')
@@ -184,6 +192,11 @@ def _hbars(items: Sequence[tuple[str, str, float, str, str]], *, width: int = 54
         parts.append(f'<text x="{width}" y="{y + 21}" text-anchor="end" class="value">{_e(text)}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _wide_and_narrow(wide: str, narrow: str) -> str:
+    """Two drawings of one chart: the narrow one, with larger type, is shown on phones."""
+    return f'<div class="wide">{wide}</div><div class="narrow">{narrow}</div>'
 
 
 def _budget_meter(label: str, used: float, limit: float | None, source: str) -> str:
@@ -232,18 +245,22 @@ font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neu
 main{max-width:1180px;margin:0 auto;padding:24px 28px 40px}
 h1{font-size:22px;margin:0}
 h2{font-size:15px;margin:0 0 10px;font-weight:600}
-header{display:flex;justify-content:space-between;align-items:baseline;margin-bottom:18px}
+header{display:flex;flex-wrap:wrap;gap:2px 16px;justify-content:space-between;align-items:baseline;
+margin-bottom:18px}
 .muted,.sub,.tick{color:#64748b;fill:#64748b}
-.cards{display:grid;grid-template-columns:repeat(5,1fr);gap:14px;margin-bottom:16px}
-.card{background:#fff;border:1px solid #e2e8f0;border-top:4px solid;border-radius:10px;padding:12px 14px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,170px),1fr));gap:14px;
+margin-bottom:16px}
+.card{background:#fff;border:1px solid #e2e8f0;border-top:4px solid;border-radius:10px;padding:12px 14px;
+min-width:0}
 .card-title{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#64748b}
 .card-value{font-size:26px;font-weight:700;margin:2px 0}
 .card-note{font-size:12.5px;color:#475569;min-height:18px}
-.panel{background:#fff;border:1px solid #e2e8f0;border-radius:10px;padding:14px 16px;margin-bottom:16px}
-.grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.panel{background:#fff;border:1px solid #e2e8f0;border-radius:10px;padding:14px 16px;margin-bottom:16px;
+min-width:0}
+.grid2{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
 .grid2 .panel{margin-bottom:0}
 .row{margin-bottom:16px}
-.legend{display:flex;gap:16px;font-size:12.5px;color:#475569;margin:-4px 0 6px}
+.legend{display:flex;flex-wrap:wrap;gap:2px 16px;font-size:12.5px;color:#475569;margin:-4px 0 6px}
 .sw{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 svg text{font-family:inherit}
 .tick{font-size:11px}.label{font-size:13px;fill:#0f172a}.sub{font-size:11px}
@@ -252,9 +269,16 @@ table{width:100%;border-collapse:collapse;font-size:13px}
 th,td{padding:5px 8px;text-align:right;border-bottom:1px solid #f1f5f9}
 th:first-child,td:first-child{text-align:left}
 th{color:#64748b;font-weight:600;font-size:12px}
-.meter{margin:8px 0 12px}.meter-head{display:flex;justify-content:space-between;margin-bottom:4px}
+.meter{margin:8px 0 12px}.meter-head{display:flex;flex-wrap:wrap;gap:0 8px;justify-content:space-between;
+margin-bottom:4px}
+.scroll{overflow-x:auto}
 .warn{color:#b45309}
 footer{color:#94a3b8;font-size:12px;margin-top:8px}
+code{overflow-wrap:anywhere}
+.narrow{display:none}
+@media (max-width:760px){main{padding:14px 12px 28px}.grid2{grid-template-columns:minmax(0,1fr)}
+.grid2 .panel{margin-bottom:0}.card-value{font-size:22px}th,td{padding:5px 5px}
+.wide{display:none}.narrow{display:block}}
 """
 
 
@@ -360,18 +384,29 @@ def render_dashboard(data: Mapping[str, Any]) -> str:
 <div class="legend"><span><i class="sw" style="background:{SPENT}"></i>spent</span>
 <span><i class="sw" style="background:{SAVED}"></i>saved by the cache (would have cost)</span>
 <span><i class="sw" style="background:{WARN};border-radius:50%"></i>some costs unknown</span></div>
-{_day_chart(data["by_day"])}{unknown_line}</section>
+{_wide_and_narrow(_day_chart(data["by_day"]), _day_chart(data["by_day"], width=380, height=220))}
+{unknown_line}</section>
 <div class="grid2 row">
-<section class="panel"><h2>Spend per model</h2>{_hbars(models, empty="No spending yet")}</section>
+<section class="panel"><h2>Spend per model</h2>{
+        _wide_and_narrow(
+            _hbars(models, empty="No spending yet"),
+            _hbars(models, empty="No spending yet", width=360, label_w=176, value_w=92),
+        )
+    }</section>
 <section class="panel"><h2>Generations per backend</h2>
 <div class="legend"><span><i class="sw" style="background:{KIND_COLORS["image"]}"></i>images</span>
 <span><i class="sw" style="background:{KIND_COLORS["video"]}"></i>videos</span></div>
-{_hbars(backends, empty="No generations yet")}</section>
+{
+        _wide_and_narrow(
+            _hbars(backends, empty="No generations yet"),
+            _hbars(backends, empty="No generations yet", width=360, label_w=150, value_w=118),
+        )
+    }</section>
 </div>
 <div class="grid2 row">
-<section class="panel"><h2>By month</h2><table><thead><tr><th>month</th><th>jobs</th>
+<section class="panel"><h2>By month</h2><div class="scroll"><table><thead><tr><th>month</th><th>jobs</th>
 <th>generated</th><th>spent</th><th>saved by cache</th><th>unknown</th></tr></thead>
-<tbody>{month_rows}</tbody></table></section>
+<tbody>{month_rows}</tbody></table></div></section>
 <section class="panel"><h2>Budget</h2>{meters}
 <p class="muted">Change with <code>arthur-gen budget set per_day 10</code>.</p></section>
 </div>

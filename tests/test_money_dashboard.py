@@ -143,3 +143,31 @@ def test_the_dashboard_renders_in_headless_chromium(home: Path, tmp_path: Path) 
     assert background < 0.9 * width * height  # most of the page is not one colour
     spent_blue = sum(n for n, c in colours if c == (37, 99, 235))
     assert spent_blue > 500  # the spend bars were drawn
+
+
+def test_the_dashboard_is_usable_at_phone_width(home: Path, tmp_path: Path) -> None:
+    from .test_gallery_browser import DESKTOP, PHONE, Chromium, chromium_path
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium); cannot render the page")
+    _sample()
+    page = arthur_gen.write_dashboard(tmp_path / "costs.html")
+    browser = Chromium(executable, tmp_path / "profile")
+    tick_size = """(() => {
+      const ticks = [...document.querySelectorAll('text.tick')].filter(t => t.getClientRects().length);
+      return Math.min(...ticks.map(t => t.getBoundingClientRect().height));
+    })()"""
+    try:
+        for size in (DESKTOP, PHONE):
+            browser.open(page.as_uri(), size)
+            over = browser.overflow()
+            assert over["scroll"] <= over["width"] and not over["out"], (size, over)
+            assert browser.js(tick_size) >= 9, size  # axis labels drawn at a readable size
+        # On the phone every card is at least half the width (not five squeezed in a row).
+        widths = browser.js(
+            "[...document.querySelectorAll('.card')].map(c => c.getBoundingClientRect().width)"
+        )
+        assert len(widths) == 5 and min(widths) > PHONE[0] * 0.4, widths
+    finally:
+        browser.close()
