@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         UnknownModelError,
         UnknownPriceError,
     )
+    from .gallery import serve_gallery, write_gallery
     from .hookspecs import hookimpl
     from .media._edit import edit, plan_edit
     from .media._encode import write_video
@@ -172,6 +173,8 @@ _LAZY = {
     "result_of": "._api",
     "resume": "._api",
     "write_dashboard": "._dashboard",
+    "write_gallery": ".gallery",
+    "serve_gallery": ".gallery",
     "Storyboard": ".storyboard._board",
 }
 
@@ -268,7 +271,9 @@ __all__ = [
     "rerun",
     "result_of",
     "resume",
+    "serve_gallery",
     "write_dashboard",
+    "write_gallery",
     "write_video",
 ]
 
