@@ -43,6 +43,8 @@ __all__ = [
 
 T = TypeVar("T")
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
+#: ``backend=``: an id, ``"auto"``, a preference list, or None (the config's, else auto).
+BackendChoice = str | Sequence[str] | None
 _executor_lock = threading.Lock()
 
 
@@ -78,35 +80,44 @@ def plan(
     kind: str | Kind,
     prompt: str | ImageRequest | VideoRequest,
     *,
-    backend: str | None = None,
+    backend: BackendChoice = None,
     model: str | None = None,
     allow_unknown_price: bool = False,
     **fields: Any,
+    key: str | Secret | None = None,
 ) -> Plan:
-    """Validate and price a request without running it (what ``--dry-run`` shows)."""
+    """Validate and price a request without running it (what ``--dry-run`` shows).
+
+    ``backend``: an id, ``"auto"``, or a preference list such as ``["mlx_video", "replicate"]``
+    (default: the config's, else ``"auto"``). When routed, ``plan(...).route`` lists every
+    backend considered with its model, cost and why it runs or was skipped.
+    """
     from ._runner import plan_request
 
     k = _kind(kind)
     request = _build_request(k, prompt, fields)
-    return plan_request(k, request, backend, model, allow_uncataloged=allow_unknown_price)
+    return plan_request(k, request, backend, model, allow_uncataloged=allow_unknown_price, key=key)
 
 
 def estimate(
     kind: str | Kind,
     prompt: str | ImageRequest | VideoRequest,
     *,
-    backend: str | None = None,
+    backend: BackendChoice = None,
     model: str | None = None,
     **fields: Any,
 ) -> Estimate:
-    """What a request would cost, from the model's price basis. Sends nothing."""
+    """What a request would cost, from the model's price basis. Sends nothing.
+
+    The cost on the backend that would run it; ``plan(...).route`` has every option's cost.
+    """
     return plan(kind, prompt, backend=backend, model=model, **fields).estimate
 
 
 def _run(
     kind: Kind,
     prompt: str | ImageRequest | VideoRequest,
-    backend: str | None,
+    backend: BackendChoice,
     model: str | None,
     fields: dict[str, Any],
     run: dict[str, Any],
@@ -120,9 +131,21 @@ def _run(
     parents = _parents_of(fields.get("image"), fields.get("first_frame"), fields.get("last_frame"))
     request = _build_request(kind, prompt, fields)
     the_plan = plan_request(
-        kind, request, backend, model, allow_uncataloged=bool(run.get("allow_unknown_price"))
+        kind,
+        request,
+        backend,
+        model,
+        allow_uncataloged=bool(run.get("allow_unknown_price")),
+        key=run.get("key"),
     )
     opts = RunOptions(
+    if the_plan.route is not None:  # routed: nothing can run -> every option, its cost and fix
+        if not the_plan.route.runs:
+            raise the_plan.route.error()
+        if the_plan.route.skipped():
+            import logging
+
+            logging.getLogger("arthur_gen.routing").info("%s", the_plan.route.note())
         key=run.get("key"),
         out_dir=Path(run["out_dir"]).expanduser() if run.get("out_dir") else None,
         timeout_s=run.get("timeout"),
@@ -157,7 +180,7 @@ def _verb(kind: Kind, arguments: dict[str, Any]) -> GeneratedImage | GeneratedVi
 def generate_image(
     prompt: str | ImageRequest,
     *,
-    backend: str | None = None,
+    backend: BackendChoice = None,
     model: str | None = None,
     negative_prompt: str | None = None,
     width: int | None = None,
@@ -190,7 +213,7 @@ def generate_image(
 def generate_video(
     prompt: str | VideoRequest,
     *,
-    backend: str | None = None,
+    backend: BackendChoice = None,
     model: str | None = None,
     negative_prompt: str | None = None,
     width: int | None = None,
@@ -281,8 +304,12 @@ def gather(calls: Iterable[Callable[[], T]], *, max_concurrency: int = 16) -> li
     return results
 
 
-def _backend_info(backend: Backend) -> dict[str, Any]:
-    availability = backend.availability()
+def _backend_info(backend: Backend, default: str | None) -> dict[str, Any]:
+    from ._routing import backend_status
+
+    status = backend_status(backend)  # packages, platform and (remote) the API key: as doctor
+    model = find_model(backend, None)
+    ready = backend.model_availability(model) if status.ok else status
     return {
         "id": backend.id,
         "kind": backend.kind.value,
@@ -290,17 +317,29 @@ def _backend_info(backend: Backend) -> dict[str, Any]:
         "plugin": plugin_of(backend),
         "default_model": backend.default_model,
         "models": len(backend.models()),
-        "available": availability.ok,
-        "reason": availability.reason,
-        "fix": availability.fix,
+        "available": status.ok,
+        "reason": status.reason,
+        "fix": status.fix,
         "needs_key": backend.key_env_var,
     }
+        "default_model_ready": ready.ok,
+        "default_model_reason": ready.reason,
+        "default": backend.id == default,
 
 
 def list_backends(kind: str | Kind | None = None) -> list[dict[str, Any]]:
-    """Installed backends with their availability (no weights loaded, no network)."""
+    """Installed backends: whether each can run here (packages, platform, key; its default
+    model's weights) and which one a request with no ``backend=`` goes to (``default``).
+    Loads no weights and calls no network."""
+    from ._routing import default_route
+
     kinds = [_kind(kind)] if kind else [Kind.IMAGE, Kind.VIDEO]
-    return [_backend_info(b) for k in kinds for _, b in sorted(backends(k).items())]
+    rows = []
+    for k in kinds:
+        found = sorted(backends(k).items())
+        default = default_route(k)[0] if found else None
+        rows += [_backend_info(b, default) for _, b in found]
+    return rows
 
 
 def get_backend(backend_id: str, kind: str | Kind = Kind.IMAGE) -> Backend:

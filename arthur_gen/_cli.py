@@ -139,6 +139,7 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
                     f"estimate: {p['estimate']['detail']}"
                     + (f" = ${p['estimate']['usd']:.4f}" if p["estimate"]["usd"] is not None else "")
                 )
+                _print_route(p.get("route"))
                 if p["cached_by"]:
                     print(f"cached:   yes: job {p['cached_by']} already made this, so it costs $0")
                 print("would send:")
@@ -147,6 +148,7 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
         return 0
     verb = ag.generate_image if kind == "image" else ag.generate_video
     progress = _Progress(not args.json)
+    _say_routing(not args.json)
     results = []
     if getattr(args, "preset", None):  # a bad preset name fails before anything is paid for
         from .media._presets import get_preset
@@ -185,6 +187,31 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
     return 0
 
 
+def _print_route(route: dict[str, Any] | None) -> None:
+    """``--dry-run``: every backend considered, side by side with its cost, and which one runs."""
+    if not route:
+        return
+    from ._routing import route_table
+
+    mode = ",".join(route["preference"])
+    runs = route["runs"] or "none can run here now (why below; running it fails with each fix)"
+    print(f"routing:  {mode} -> {runs}")
+    for line in route_table(route):
+        print(f"  {line}")
+
+
+def _say_routing(enabled: bool) -> None:
+    """Print to stderr which backend a routed request went to and why others were skipped."""
+    import logging
+
+    logger = logging.getLogger("arthur_gen.routing")
+    if enabled and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def _cmd_image(args: argparse.Namespace) -> int:
     return _generate(args, "image")
 
@@ -203,30 +230,56 @@ def _cmd_backends(args: argparse.Namespace) -> int:
     if not rows:
         print("No backends installed. Try: pip install arthur-gen-replicate arthur-gen-mflux")
         return 0
+    from ._routing import _short
+
     print(
         _table(
             [
                 (
-                    r["id"],
+                    ("* " if r["default"] else "  ") + r["id"],
                     r["kind"],
                     "local" if r["local"] else "remote",
                     r["models"],
-                    "yes" if r["available"] else f"no: {r['reason']}",
+                    r["default_model"]
+                    + ("" if r["default_model_ready"] or not r["available"] else " (not ready)"),
+                    "yes" if r["available"] else f"no: {_short(r['reason'])}",
                 )
                 for r in rows
             ],
-            ["backend", "kind", "where", "models", "available"],
+            ["backend", "kind", "where", "models", "default model", "available"],
         )
     )
+    kinds = [k for k in ("image", "video") if any(r["kind"] == k for r in rows)]
+    for kind in kinds:
+        if not any(r["default"] for r in rows if r["kind"] == kind):
+            print(f"No {kind} backend can run its default model here: `arthur-gen doctor` says why.")
+    print("* = used when no --backend is given (`arthur-gen doctor` explains the choice)")
     return 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
     import arthur_gen as ag
 
+    from ._routing import _short, backend_status
+
     pairs = ag.list_models(args.kind, args.backend)
+    status: dict[tuple[str, str], Any] = {}
+    for b, m in pairs:  # can it run here: backend usable (key, packages), then weights
+        backend = ag.get_backend(b, m.kind)
+        usable = status.setdefault((b, m.kind.value), backend_status(backend))
+        status[(b, m.id)] = backend.model_availability(m) if usable.ok else usable
     if args.json:
-        _print_json([{"backend": b, **m.to_dict()} for b, m in pairs])
+        _print_json(
+            [
+                {
+                    "backend": b,
+                    **m.to_dict(),
+                    "ready": status[(b, m.id)].ok,
+                    "reason": status[(b, m.id)].reason,
+                }
+                for b, m in pairs
+            ]
+        )
         return 0
     print(
         _table(
@@ -237,10 +290,11 @@ def _cmd_models(args: argparse.Namespace) -> int:
                     m.kind.value,
                     ",".join(sorted(c.value for c in m.capabilities)),
                     m.price.describe(),
+                    "yes" if status[(b, m.id)].ok else f"no: {_short(status[(b, m.id)].reason, 50)}",
                 )
                 for b, m in pairs
             ],
-            ["backend", "model", "kind", "capabilities", "price"],
+            ["backend", "model", "kind", "capabilities", "price", "runs here"],
         )
     )
     if args.options:
@@ -426,27 +480,24 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         "backends": [],
     }
     for kind in (ag.Kind.IMAGE, ag.Kind.VIDEO):
-        for bid, backend in sorted(backends(kind).items()):
-            availability = backend.availability()
+        found = sorted(backends(kind).items())
+        for bid, backend in found:
+            status = backend_status(backend)  # the same answer `arthur-gen backends` gives
             entry: dict[str, Any] = {
                 "id": bid,
+    from ._routing import backend_status, default_route
+
+    report["routing"] = {}
                 "kind": kind.value,
                 "installed": True,
-                "available": availability.ok,
-                "reason": availability.reason,
-                "fix": availability.fix,
+                "available": status.ok,
+                "reason": status.reason,
+                "fix": status.fix,
+                "default_model": backend.default_model,
             }
+                "local": backend.is_local,
             if backend.key_env_var:
-                try:
-                    from ._config import resolve_key
-
-                    resolve_key(backend.key_name, backend.key_env_var, None)
-                    entry["key"] = "found"
-                except ag.NeedsKeyError as exc:
-                    entry["key"] = "missing"
-                    entry["available"] = False
-                    entry["reason"] = entry["reason"] or "missing API key"
-                    entry["fix"] = entry["fix"] or str(exc)
+                entry["key"] = "missing" if status.reason == "missing API key" else "found"
             entry["models"] = []
             for model in backend.models():
                 m = backend.model_availability(model)
@@ -457,6 +508,14 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         return 0
     for key in ("arthur_gen", "python", "platform", "config", "data", "outputs"):
         print(f"{key:>10}: {report[key]}")
+        if found:
+            runs, chosen, error = default_route(kind)
+            report["routing"][kind.value] = {
+                "preference": settings.default_backends.get(f"{kind}_backend") or "auto",
+                "runs": runs,
+                "error": error or None,
+                "options": chosen.to_dict()["options"] if chosen is not None else [],
+            }
     if not report["backends"]:
         print("No backends installed: pip install arthur-gen-replicate arthur-gen-mflux")
     for b in report["backends"]:
@@ -468,7 +527,24 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             print(f"    fix: {b['fix']}")
         for m in b["models"]:
             mark = "ok " if m["ready"] else "-- "
-            print(f"    {mark}{m['id']}" + ("" if m["ready"] else f": {m['reason']}"))
+            default = " (default)" if m["id"] == b["default_model"] else ""
+            print(f"    {mark}{m['id']}{default}" + ("" if m["ready"] else f": {m['reason']}"))
+            if not m["ready"] and m["fix"] and default:
+                print(f"        fix: {m['fix']}")
+    from ._routing import Option, _offline_hint, _short
+
+    for kind, r in report["routing"].items():
+        print(f"\n{kind} requests with no --backend ({r['preference']}): ", end="")
+        error = f": {r['error']}" if r["error"] else ""
+        print(f"run on {r['runs']}" if r["runs"] else f"nothing can run here{error}")
+        for o in map(lambda d: Option(**d), r["options"]):
+            what = "runs" if o.chosen else ("could run" if o.runs else f"skipped: {_short(o.reason)}")
+            print(f"    {o.backend} ({o.model}, {o.price_text()}): {what}")
+        if not r["runs"]:
+            keyless = [Option(**o) for o in r["options"] if o["reason"] == "missing API key"]
+            hints = {_offline_hint(o).strip() for o in keyless}
+            for hint in sorted(h for h in hints if h):
+                print(f"    {hint}")
     return 0
 
 

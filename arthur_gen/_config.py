@@ -147,10 +147,23 @@ def load_settings() -> Settings:
         output_dir=output_dir,
         budget=budget,
         allow_unknown_price=_flag(allow, "allow_unknown_price"),
-        default_backends={str(k): str(v) for k, v in defaults.items()},
+        default_backends=_backend_defaults(defaults, env),
         keys={str(k): Secret(str(v)) for k, v in keys_raw.items() if v},
         source=path if raw else None,
     )
+
+
+def _backend_defaults(defaults: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """``[defaults]`` with backend preferences as text: an id, ``auto``, or ``a,b`` for a list
+    (a TOML array is joined); ``ARTHUR_GEN_IMAGE_BACKEND`` / ``..._VIDEO_BACKEND`` win."""
+    out = {
+        str(k): ",".join(str(i) for i in v) if isinstance(v, list) else str(v) for k, v in defaults.items()
+    }
+    for kind in ("image", "video"):
+        value = env.get(f"ARTHUR_GEN_{kind.upper()}_BACKEND")
+        if value:
+            out[f"{kind}_backend"] = value
+    return out
 
 
 def resolve_key(
@@ -201,6 +214,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):  # e.g. defaults.video_backend = ["mlx_video", "replicate"]
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return _toml_string(str(value))
 
 

@@ -13,7 +13,7 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,9 @@ from ._hashing import input_digest, request_key
 from ._models import Kind, ModelInfo
 from ._money import Estimate, check_budget, estimate_request
 from ._outputs import HashingWriter, extension_for, file_digest, output_target, place_output
-from ._registry import choose_backend, find_model
 from ._requests import ImageRequest, VideoRequest, is_url, request_from_dict
 from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
+from ._routing import Route, route
 from ._secrets import Secret, redact
 from ._store import ACTIVE_STATES, JobRow, Store, get_store, new_job_id, owner_token
 from ._validate import check_request
@@ -91,6 +91,8 @@ class Plan:
         return {
             "backend": self.backend.id,
             "model": self.model.id,
+    #: The backends tried when the choice was routed (``auto`` or a preference list), else None.
+    route: Route | None = None
             "kind": self.model.kind.value,
             "estimate": self.estimate.to_dict(),
             "request": self.request.to_dict(),
@@ -103,6 +105,7 @@ class Plan:
 @attrs.frozen(kw_only=True)
 class RunOptions:
     """How to run a plan (all optional)."""
+            "route": self.route.to_dict() if self.route is not None else None,
 
     key: str | Secret | None = attrs.field(default=None, repr=False)
     out_dir: Path | None = None
@@ -118,16 +121,19 @@ class RunOptions:
 def plan_request(
     kind: Kind,
     request: Request,
-    backend_id: str | None,
+    backend_id: str | Sequence[str] | None,
     model_id: str | None,
     *,
     allow_uncataloged: bool = False,
 ) -> Plan:
-    """Choose backend and model, validate, estimate. Touches no file and no network."""
-    backend = choose_backend(kind, backend_id)
-    model = find_model(backend, model_id, allow_uncataloged=allow_uncataloged)
+    """Choose backend and model (routed: see :mod:`arthur_gen._routing`), validate, estimate.
+    Touches no file and no network."""
+    backend, model, chosen = route(
+        kind, request, backend_id, model_id, key=key, allow_uncataloged=allow_uncataloged
+    )
     check_request(request, model)
     backend.validate(request, model)
+    key: str | Secret | None = None,
     version = backend.model_version(model)
     identity = backend.cache_identity(request, model)
     if identity:
@@ -147,6 +153,7 @@ def plan_request(
 def _emit(opts: RunOptions, job_id: str, phase: str, **fields: Any) -> None:
     if opts.on_progress is not None:
         try:
+        route=chosen,
             opts.on_progress(ProgressEvent(job_id=job_id, phase=phase, **fields))
         except Exception:
             log.exception("progress callback failed")
