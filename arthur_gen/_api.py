@@ -42,9 +42,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_executor: concurrent.futures.ThreadPoolExecutor | None = None
 #: ``backend=``: an id, ``"auto"``, a preference list, or None (the config's, else auto).
 BackendChoice = str | Sequence[str] | None
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
@@ -83,8 +83,8 @@ def plan(
     backend: BackendChoice = None,
     model: str | None = None,
     allow_unknown_price: bool = False,
-    **fields: Any,
     key: str | Secret | None = None,
+    **fields: Any,
 ) -> Plan:
     """Validate and price a request without running it (what ``--dry-run`` shows).
 
@@ -138,7 +138,6 @@ def _run(
         allow_uncataloged=bool(run.get("allow_unknown_price")),
         key=run.get("key"),
     )
-    opts = RunOptions(
     if the_plan.route is not None:  # routed: nothing can run -> every option, its cost and fix
         if not the_plan.route.runs:
             raise the_plan.route.error()
@@ -146,6 +145,7 @@ def _run(
             import logging
 
             logging.getLogger("arthur_gen.routing").info("%s", the_plan.route.note())
+    opts = RunOptions(
         key=run.get("key"),
         out_dir=Path(run["out_dir"]).expanduser() if run.get("out_dir") else None,
         timeout_s=run.get("timeout"),
@@ -321,10 +321,10 @@ def _backend_info(backend: Backend, default: str | None) -> dict[str, Any]:
         "reason": status.reason,
         "fix": status.fix,
         "needs_key": backend.key_env_var,
-    }
         "default_model_ready": ready.ok,
         "default_model_reason": ready.reason,
         "default": backend.id == default,
+    }
 
 
 def list_backends(kind: str | Kind | None = None) -> list[dict[str, Any]]:

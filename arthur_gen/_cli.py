@@ -479,23 +479,23 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         "budget": dict(settings.budget),
         "backends": [],
     }
+    from ._routing import backend_status, default_route
+
+    report["routing"] = {}
     for kind in (ag.Kind.IMAGE, ag.Kind.VIDEO):
         found = sorted(backends(kind).items())
         for bid, backend in found:
             status = backend_status(backend)  # the same answer `arthur-gen backends` gives
             entry: dict[str, Any] = {
                 "id": bid,
-    from ._routing import backend_status, default_route
-
-    report["routing"] = {}
                 "kind": kind.value,
+                "local": backend.is_local,
                 "installed": True,
                 "available": status.ok,
                 "reason": status.reason,
                 "fix": status.fix,
                 "default_model": backend.default_model,
             }
-                "local": backend.is_local,
             if backend.key_env_var:
                 entry["key"] = "missing" if status.reason == "missing API key" else "found"
             entry["models"] = []
@@ -503,11 +503,6 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
                 m = backend.model_availability(model)
                 entry["models"].append({"id": model.id, "ready": m.ok, "reason": m.reason, "fix": m.fix})
             report["backends"].append(entry)
-    if args.json:
-        _print_json(report)
-        return 0
-    for key in ("arthur_gen", "python", "platform", "config", "data", "outputs"):
-        print(f"{key:>10}: {report[key]}")
         if found:
             runs, chosen, error = default_route(kind)
             report["routing"][kind.value] = {
@@ -516,6 +511,11 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
                 "error": error or None,
                 "options": chosen.to_dict()["options"] if chosen is not None else [],
             }
+    if args.json:
+        _print_json(report)
+        return 0
+    for key in ("arthur_gen", "python", "platform", "config", "data", "outputs"):
+        print(f"{key:>10}: {report[key]}")
     if not report["backends"]:
         print("No backends installed: pip install arthur-gen-replicate arthur-gen-mflux")
     for b in report["backends"]:

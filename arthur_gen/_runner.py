@@ -85,27 +85,27 @@ class Plan:
     estimate: Estimate
     request_hash: str
     cache_key: str | None
+    #: The backends tried when the choice was routed (``auto`` or a preference list), else None.
+    route: Route | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """What ``--dry-run`` shows: the estimate and exactly what would be sent."""
         return {
             "backend": self.backend.id,
             "model": self.model.id,
-    #: The backends tried when the choice was routed (``auto`` or a preference list), else None.
-    route: Route | None = None
             "kind": self.model.kind.value,
             "estimate": self.estimate.to_dict(),
             "request": self.request.to_dict(),
             "would_send": dict(self.backend.describe_request(self.request, self.model)),
             "cacheable": self.cache_key is not None,
             "cached_by": cached_answer(self.cache_key),  # the saved job that would answer it, if any
+            "route": self.route.to_dict() if self.route is not None else None,
         }
 
 
 @attrs.frozen(kw_only=True)
 class RunOptions:
     """How to run a plan (all optional)."""
-            "route": self.route.to_dict() if self.route is not None else None,
 
     key: str | Secret | None = attrs.field(default=None, repr=False)
     out_dir: Path | None = None
@@ -125,6 +125,7 @@ def plan_request(
     model_id: str | None,
     *,
     allow_uncataloged: bool = False,
+    key: str | Secret | None = None,
 ) -> Plan:
     """Choose backend and model (routed: see :mod:`arthur_gen._routing`), validate, estimate.
     Touches no file and no network."""
@@ -133,7 +134,6 @@ def plan_request(
     )
     check_request(request, model)
     backend.validate(request, model)
-    key: str | Secret | None = None,
     version = backend.model_version(model)
     identity = backend.cache_identity(request, model)
     if identity:
@@ -147,13 +147,13 @@ def plan_request(
         request_hash=rhash,
         # Seeded requests repeat; deterministic kinds (an edit) always do.
         cache_key=rhash if request.seed is not None or getattr(request, "deterministic", False) else None,
+        route=chosen,
     )
 
 
 def _emit(opts: RunOptions, job_id: str, phase: str, **fields: Any) -> None:
     if opts.on_progress is not None:
         try:
-        route=chosen,
             opts.on_progress(ProgressEvent(job_id=job_id, phase=phase, **fields))
         except Exception:
             log.exception("progress callback failed")
