@@ -59,7 +59,7 @@ def test_401_says_the_token_is_invalid(emu: Emulator, rows: Rows, token: str) ->
     assert token not in message
     assert emu.create_count == 0
     row = only_row(rows)
-    assert row["state"] == "failed" and row["cost_usd"] is None and row["remote_id"] is None
+    assert row["state"] == "failed" and row["cost_usd"] == 0.0 and row["remote_id"] is None
 
 
 def test_402_says_billing_must_be_set_up(emu: Emulator, rows: Rows) -> None:
