@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ._runner import Plan
     from ._secrets import Secret
     from ._store import JobRow
+    from .publish._driver import Publication
 
 __all__ = [
     "agenerate_image",
@@ -407,21 +408,30 @@ def resume(
     *,
     key: str | Secret | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
-) -> list[tuple[str, GeneratedImage | GeneratedVideo | ArthurGenError]]:
-    """Finish every unfinished job no live process is driving; never submits a paid job twice."""
+) -> list[tuple[str, GeneratedImage | GeneratedVideo | Publication | ArthurGenError]]:
+    """Finish every unfinished job no live process is driving; never submits a paid job twice.
+
+    Publish jobs go on from their checkpoint exactly as running the same ``publish`` again does
+    (never a second post); their outcome is a :class:`~arthur_gen.publish.Publication`.
+    """
     from ._runner import RunOptions, _key_for, drive_job
     from ._store import get_store, owner_token
 
     store = get_store()
     owner = owner_token()
-    outcomes: list[tuple[str, GeneratedImage | GeneratedVideo | ArthurGenError]] = []
+    outcomes: list[tuple[str, GeneratedImage | GeneratedVideo | Publication | ArthurGenError]] = []
     for row in store.active_jobs():
-        if not row.lease_stale() or row.kind == "publish":  # uploads resume with the same `publish`
+        if not row.lease_stale():
             continue
         claimed = store.claim(row.id, owner)
         if claimed is None:
             continue
         try:
+            if row.kind == "publish":  # uploads: their own checkpointed driver
+                from .publish._driver import resume_job
+
+                outcomes.append((row.id, resume_job(claimed, on_progress)))
+                continue
             b = _get_backend(row.backend, _kind(row.kind))
             m = find_model(b, row.model)
             secret = None if b.is_local else _key_for(b, key)

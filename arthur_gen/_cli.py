@@ -433,6 +433,8 @@ def _describe_job(data: dict[str, Any]) -> str:
 def _cmd_resume(args: argparse.Namespace) -> int:
     import arthur_gen as ag
 
+    from .publish._driver import Publication
+
     outcomes = ag.resume(on_progress=_Progress(not args.json))
     failed = [(j, o) for j, o in outcomes if isinstance(o, Exception)]
     if args.json:
@@ -452,7 +454,10 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             print("Nothing to resume: no unfinished jobs.")
         for job_id, outcome in outcomes:
             if isinstance(outcome, Exception):
-                print(f"{job_id}: failed: {outcome}")
+                how = "" if str(outcome).startswith("needs confirmation") else "failed: "
+                print(f"{job_id}: {how}{outcome}")
+            elif isinstance(outcome, Publication):
+                print(f"{job_id}: published {outcome.url}")
             else:
                 print(f"{job_id}: saved {', '.join(str(p) for p in outcome.paths)}")
         if failed:

@@ -62,3 +62,34 @@ def test_bad_input_is_a_clear_usage_error(
     assert main(["publications", "confirm", "nojob", "--not-posted"]) == 1
     assert main(["accounts", "add", "linkedin", "--token-env", "NOPE_UNSET"]) == 2
     assert "NOPE_UNSET" in capsys.readouterr().err
+
+
+def test_preset_edits_then_publishes_in_one_command(
+    publishers: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from arthur_gen_linkedin import add_token
+    from arthur_gen_linkedin.emulator import Emulator as LinkedInEmulator
+
+    import arthur_gen
+    from arthur_gen.publish import probe_video
+
+    wide = make_mp4(tmp_path / "wide.mp4", seconds=3.2, size=(960, 160))  # 6:1, LinkedIn takes <= 2.4:1
+    with LinkedInEmulator(processing_polls=1) as li:
+        monkeypatch.setenv("ARTHUR_GEN_LINKEDIN_API_URL", li.url)
+        add_token(li.token)
+        base = ["publish", str(wide), "--to", "linkedin", "--text", "square", "--json"]
+        assert main(base) == 2
+        assert "aspect" in capsys.readouterr().err and li.snapshot()["inits"] == 0
+        assert main([*base, "--preset", "no-such-preset"]) == 2
+        assert "no-such-preset" in capsys.readouterr().err and not arthur_gen.history(kind="edit")
+        assert main([*base, "--preset", "linkedin-square"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        snap = li.snapshot()
+    assert out["state"] == "saved" and [p["urn"] for p in snap["posts"]] == [out["remote_id"]]
+    (edit,) = arthur_gen.history(kind="edit")
+    edited = Path(edit.outputs[0]["path"])
+    info = probe_video(str(edited))
+    assert (info.width, info.height) == (1080, 1080)
+    assert snap["bytes_put"] == edited.stat().st_size  # the edit went up, not the original
+    (job,) = arthur_gen.history(kind="publish")
+    assert job.parents == [edit.id] and job.request["video"] == str(edited)

@@ -12,7 +12,7 @@ import types as _types
 from typing import Any
 
 from ._accounts import Account, list_accounts, load_account, remove_account, save_account
-from ._driver import confirm, publications, publish
+from ._driver import Publication, confirm, publications, publish, resume_job
 from ._limits import Limits, VideoInfo, check_limits, probe_video
 from ._loopback import check_endpoint, is_loopback_host, receive_redirect
 from ._publisher import (
@@ -30,6 +30,7 @@ __all__ = [
     "Account",
     "Limits",
     "Outcome",
+    "Publication",
     "PublishContext",
     "PublishRequest",
     "Publisher",
@@ -49,6 +50,7 @@ __all__ = [
     "publisher_names",
     "receive_redirect",
     "remove_account",
+    "resume_job",
     "save_account",
 ]
 

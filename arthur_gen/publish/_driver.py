@@ -2,8 +2,8 @@
 
 A publish is a job of kind ``publish`` in the same store as generations: $0 in the ledger,
 lineage to the job that made the video, the API quota it used in ``metrics``. Running the same
-file to the same account and target again resumes an unfinished job, and is refused after a
-finished one unless ``force=True``.
+file to the same account and target again resumes an unfinished job (so does ``arthur-gen
+resume``, through :func:`resume_job`), and is refused after a finished one unless ``force=True``.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
+from .._results import ProgressEvent
 from .._secrets import redact
-from .._store import get_store, new_job_id, owner_token
+from .._store import JobRow, get_store, new_job_id, owner_token
 from ..errors import ArthurGenError, InvalidRequestError, JobNotFoundError, SubmitUncertainError
-from ._accounts import load_account
+from ._accounts import Account, load_account
 from ._limits import check_limits, probe_video
-from ._publisher import PublishContext, get_publisher
+from ._publisher import PublishContext, Publisher, get_publisher
 from ._request import PublishRequest
 
-__all__ = ["confirm", "publications", "publish"]
+__all__ = ["Publication", "confirm", "publications", "publish", "resume_job"]
 
 log = logging.getLogger("arthur_gen.publish")
 
@@ -135,6 +138,20 @@ def publish(
     row = store.claim(job_id, owner)
     if row is None:
         raise ArthurGenError(f"Job {job_id} is being uploaded by another process; wait for it to finish.")
+    return _drive(row, publisher, request, acct, owner, progress)
+
+
+def _drive(
+    row: JobRow,
+    publisher: Publisher,
+    request: PublishRequest,
+    acct: Account,
+    owner: str,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
+    """Run (or go on with) the upload of a job this process holds the lease of."""
+    store = get_store()
+    job_id = row.id
     metrics = dict(row.metrics)
 
     def save(checkpoint: dict[str, Any], durable: bool = True) -> None:
@@ -150,7 +167,7 @@ def publish(
         store.set(job_id, state="uncertain", error=message, lease_owner=None, lease_until=None)
         raise SubmitUncertainError(message) from None
     except (KeyboardInterrupt, SystemExit):
-        store.release(job_id, owner)  # stays 'running': the next publish of this file resumes it
+        store.release(job_id, owner)  # stays 'running': the next publish (or resume) goes on with it
         raise
     except ArthurGenError as exc:
         message = redact(str(exc), *acct.secrets())
@@ -182,14 +199,66 @@ def publish(
         lease_owner=None,
         lease_until=None,
     )
-    log.info("published job %s to %s as %s", job_id, to, outcome.remote_id)
+    log.info("published job %s to %s as %s", job_id, request.to, outcome.remote_id)
     return {
         "job_id": job_id,
-        "platform": to,
+        "platform": request.to,
         "remote_id": outcome.remote_id,
         "url": outcome.url,
         "state": "saved",
     }
+
+
+@attrs.frozen(kw_only=True)
+class Publication:
+    """A publish job that :func:`arthur_gen.resume` finished: where the video is online."""
+
+    job_id: str
+    platform: str
+    remote_id: str
+    url: str
+    state: str = "saved"
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """No file is written by a publish (the uploaded video is its parent's output)."""
+        return ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def resume_job(row: JobRow, on_progress: Callable[[ProgressEvent], None] | None = None) -> Publication:
+    """Go on with an unfinished publish job from its checkpoint, as running the same publish does.
+
+    What ``arthur-gen resume`` runs for publish jobs; the caller holds the job's lease. A job
+    waiting for confirmation is never sent again: it raises ``SubmitUncertainError`` with the
+    command that settles it.
+    """
+    if row.state == "uncertain":
+        raise SubmitUncertainError(f"needs confirmation: {row.error or 'see `arthur-gen publications`'}")
+    request = PublishRequest.from_dict(row.request)
+    video = Path(request.video)
+    if not video.is_file() or _sha256(str(video)) != row.metrics.get("sha256"):
+        raise InvalidRequestError(
+            f"The video of publish job {row.id} is gone or changed since its upload began ({video}); "
+            "put the original file back and run `arthur-gen resume` again, or publish the new file."
+        )
+    publisher = get_publisher(request.to)
+    acct = load_account(request.to, request.account)
+
+    def progress(sent: int, total: int) -> None:
+        if on_progress is not None:
+            message = f"{sent / 2**20:,.1f}/{total / 2**20:,.1f} MiB"
+            on_progress(ProgressEvent(job_id=row.id, phase="uploading", message=message))
+
+    try:
+        done = _drive(row, publisher, request, acct, owner_token(), progress)
+    except SubmitUncertainError as exc:
+        raise SubmitUncertainError(f"needs confirmation: {exc}") from None
+    return Publication(
+        job_id=done["job_id"], platform=done["platform"], remote_id=done["remote_id"], url=done["url"]
+    )
 
 
 def publications(limit: int = 50) -> list[dict[str, Any]]:

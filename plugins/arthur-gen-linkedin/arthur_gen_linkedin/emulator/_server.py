@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sys
 import threading
 import time
 import urllib.parse
@@ -122,6 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "expires": expires,
             }
             self.emu.inits += 1
+        self.emu.at("initialize")
         self._send(
             200,
             {
@@ -147,6 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(500, {"message": "Internal error"})
         etag = hashlib.md5(body).hexdigest()
         video["parts"][parts[3]] = etag
+        self.emu.at("part")
         self._send(200, None, {"ETag": etag})
 
     def _finalize(self, req: dict[str, Any]) -> None:
@@ -158,6 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, {"message": "uploadedPartIds do not match the parts"})
         video["status"] = "PROCESSING_FAILED" if self.emu.take("processing-failed") else "PROCESSING"
         video["polls"] = 0
+        self.emu.at("finalize")
         self._send(200, {})
 
     def do_GET(self) -> None:
@@ -183,8 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(404, {"message": "no such video"})
             if video["status"] == "PROCESSING":
                 video["polls"] += 1
-                if video["polls"] >= 2:
+                if video["polls"] >= self.emu.processing_polls:
                     video["status"] = "AVAILABLE"
+            self.emu.at("status")
             return self._send(200, {"id": urn, "status": video["status"]})
         return self._send(404, {"message": f"no route {url.path}"})
 
@@ -203,19 +208,31 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return None
+        self.emu.at("post")
         self._send(201, None, {"x-restli-id": urn})
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that was killed (crash tests) or hung up
+        super().handle_error(request, client_address)
+
     emulator: Emulator
 
 
 class Emulator:
     """Start with ``with Emulator() as emu:``; ``emu.url`` is the API root, ``emu.token`` a valid token."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, part_bytes: int = PART_BYTES) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, part_bytes: int = PART_BYTES, processing_polls: int = 2
+    ) -> None:
         self.part_bytes = part_bytes
+        self.processing_polls = processing_polls  # status GETs until a finalised video is AVAILABLE
+        self._holds: dict[str, list[Any]] = {}
+        self._release = threading.Event()
         self.lock = threading.Lock()
         self.token = "AQV-emu-" + secrets.token_hex(16)
         self.client_secret = "emu-li-secret-" + secrets.token_hex(6)
@@ -239,6 +256,35 @@ class Emulator:
     def add_fault(self, kind: str, times: int = 1) -> None:
         with self.lock:
             self.faults.extend([kind] * times)
+
+    def hold(self, step: str, skip: int = 0) -> threading.Event:
+        """Stop answering at ``step`` for crash tests; the returned event is set when it is reached.
+
+        Steps: ``initialize``, ``part``, ``finalize``, ``status``, ``post``. The request's effect
+        has happened (the video exists, the part is stored, the post is online); only its answer
+        waits, until :meth:`release` (or 60 s). ``skip`` lets that many such requests through first.
+        """
+        arrived = threading.Event()
+        with self.lock:
+            self._release.clear()
+            self._holds[step] = [skip, arrived]
+        return arrived
+
+    def release(self) -> None:
+        """Let every held answer go (to a client that is usually dead by then)."""
+        self._release.set()
+
+    def at(self, step: str) -> None:
+        with self.lock:
+            held = self._holds.get(step)
+            if held is None:
+                return
+            if held[0] > 0:
+                held[0] -= 1
+                return
+            del self._holds[step]
+        held[1].set()
+        self._release.wait(60)
 
     def take(self, kind: str) -> bool:
         with self.lock:
@@ -266,6 +312,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

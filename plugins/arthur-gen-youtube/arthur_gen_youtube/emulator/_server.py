@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import secrets
+import sys
 import tempfile
 import threading
 import time
@@ -154,6 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
             if video is None:
                 return self._error(404, "videoNotFound", "No such video")
             video["thumbnail_sha256"] = hashlib.sha256(body).hexdigest()
+            self.server.emulator.at("thumbnail")
             return self._send(
                 200, {"kind": "youtube#thumbnailSetResponse", "items": [{"default": {"url": "x"}}]}
             )
@@ -211,6 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         sid = secrets.token_urlsafe(16)
         with self.state.lock:
             self.state.sessions[sid] = _Session(sid, size, json.loads(body or b"{}"))
+        self.server.emulator.at("session")
         location = f"{self.server.emulator.url}/upload/youtube/v3/videos?uploadType=resumable&upload_id={sid}"
         self._send(200, None, {"Location": location, "X-GUploader-UploadID": sid})
 
@@ -270,6 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(self.server.emulator.chunk_delay_s)
         if session.received >= session.size and end + 1 >= session.size:
             return self._finish(session)
+        self.server.emulator.at("chunk")
         self._progress(session)
 
     def _progress(self, session: _Session) -> None:
@@ -296,6 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.videos[vid] = video
                 self.state.inserts += 1
                 session.video_id = vid
+        self.server.emulator.at("final")
         self._send(200, self.state.videos[session.video_id])
 
     def do_GET(self) -> None:
@@ -359,6 +364,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that was killed (crash tests) or hung up
+        super().handle_error(request, client_address)
+
     state: _State
     emulator: Emulator
 
@@ -374,6 +385,8 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self.refresh_token = "1//emu-refresh-" + secrets.token_hex(12)
         self._server.state.refresh_tokens.add(self.refresh_token)
+        self._holds: dict[str, list[Any]] = {}
+        self._release = threading.Event()
 
     @property
     def url(self) -> str:
@@ -388,6 +401,35 @@ class Emulator:
         token = "ya29.emu-" + secrets.token_hex(16)
         self._server.state.tokens.add(token)
         return token
+
+    def hold(self, step: str, skip: int = 0) -> threading.Event:
+        """Stop answering at ``step`` for crash tests; the returned event is set when it is reached.
+
+        Steps: ``session`` (the resumable session exists), ``chunk`` (a chunk is stored),
+        ``final`` (the video exists), ``thumbnail`` (it is set). Only the answer waits, until
+        :meth:`release` (or 60 s). ``skip`` lets that many such requests through first.
+        """
+        arrived = threading.Event()
+        with self.state.lock:
+            self._release.clear()
+            self._holds[step] = [skip, arrived]
+        return arrived
+
+    def release(self) -> None:
+        """Let every held answer go (to a client that is usually dead by then)."""
+        self._release.set()
+
+    def at(self, step: str) -> None:
+        with self.state.lock:
+            held = self._holds.get(step)
+            if held is None:
+                return
+            if held[0] > 0:
+                held[0] -= 1
+                return
+            del self._holds[step]
+        held[1].set()
+        self._release.wait(60)
 
     def expire_tokens(self) -> None:
         self._server.state.tokens.clear()
@@ -449,6 +491,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

@@ -1,0 +1,266 @@
+"""Publish jobs in ``resume``: an interrupted upload goes on from its checkpoint, never posts twice.
+
+In-process (``arthur_gen.resume()``) and with the real CLI killed by SIGKILL, including exactly
+at LinkedIn's post step (the emulator has created the post and holds its answer back).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from arthur_gen_linkedin import add_token
+from arthur_gen_linkedin.emulator import Emulator as LinkedInEmulator
+from arthur_gen_youtube import add_credentials
+from arthur_gen_youtube.emulator import Emulator as YouTubeEmulator
+
+import arthur_gen
+from arthur_gen.errors import InvalidRequestError, SubmitUncertainError
+from arthur_gen.publish import Publication, confirm, get_publisher, publications, publish
+
+from ._publish_kit import make_mp4
+from ._publish_kit import publishers as publishers
+
+CHUNK = 256 * 1024
+PART = 256 * 1024
+
+
+class _Killed(BaseException):
+    """Stands in for the process dying: nothing after it runs, no handler records anything."""
+
+
+@pytest.fixture
+def youtube(monkeypatch: pytest.MonkeyPatch, publishers: None, tmp_path: Path) -> Iterator[YouTubeEmulator]:
+    with YouTubeEmulator() as emu:
+        monkeypatch.setenv("ARTHUR_GEN_YOUTUBE_ROOT_URL", emu.url)
+        monkeypatch.setenv("ARTHUR_GEN_YOUTUBE_CHUNK_BYTES", str(CHUNK))
+        add_credentials(emu.write_credentials(tmp_path))
+        pub = get_publisher("youtube")
+        pub.chunk_bytes = CHUNK  # type: ignore[attr-defined]
+        pub._sleep = lambda s: None  # type: ignore[attr-defined]
+        yield emu
+
+
+@pytest.fixture
+def linkedin(monkeypatch: pytest.MonkeyPatch, publishers: None) -> Iterator[LinkedInEmulator]:
+    with LinkedInEmulator(part_bytes=PART, processing_polls=1) as emu:
+        monkeypatch.setenv("ARTHUR_GEN_LINKEDIN_API_URL", emu.url)
+        add_token(emu.token)
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_mp4(tmp_path_factory.mktemp("resume") / "clip.mp4", seconds=3.2, pad_bytes=12 * CHUNK)
+
+
+@pytest.fixture
+def clip(pristine: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copy(pristine, tmp_path / "clip.mp4"))
+
+
+def _die_after(limit: int) -> Callable[[int, int], None]:
+    def progress(sent: int, total: int) -> None:
+        if sent >= limit:
+            raise _Killed
+
+    return progress
+
+
+def _owner_died() -> None:
+    """Hand the killed job's lease to a process that has exited, as a real SIGKILL leaves it."""
+    from arthur_gen._store import get_store
+
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    job_id = publications()[0]["job_id"]
+    get_store().set(
+        job_id, lease_owner=f"{os.uname().nodename}:{gone.pid}:dead", lease_until=time.time() + 30
+    )
+
+
+def _bytes_put(emu: YouTubeEmulator) -> int:
+    return sum(s["bytes_put"] for s in emu.snapshot()["sessions"].values())
+
+
+def test_resume_finishes_an_interrupted_youtube_upload_from_the_server_offset(
+    youtube: YouTubeEmulator, clip: Path
+) -> None:
+    with pytest.raises(_Killed):
+        publish(clip, to="youtube", title="Resumed", progress=_die_after(4 * CHUNK))
+    _owner_died()
+    assert youtube.snapshot()["inserts"] == 0 and publications()[0]["state"] == "running"
+    ((job_id, outcome),) = arthur_gen.resume()
+    assert isinstance(outcome, Publication), outcome
+    snap = youtube.snapshot()
+    assert snap["inserts"] == 1 and outcome.remote_id == snap["videos"][0]["id"]
+    assert len(snap["sessions"]) == 1  # the saved session, not a new one
+    assert _bytes_put(youtube) - clip.stat().st_size <= CHUNK
+    assert publications()[0] == {**publications()[0], "job_id": job_id, "state": "saved"}
+    assert arthur_gen.resume() == []  # nothing left, nothing sent again
+    assert youtube.snapshot()["inserts"] == 1
+
+
+def test_resume_and_publish_again_agree(youtube: YouTubeEmulator, clip: Path) -> None:
+    """After resume finished it, the same publish is refused as a duplicate (same job, same key)."""
+    with pytest.raises(_Killed):
+        publish(clip, to="youtube", title="Twice", progress=_die_after(2 * CHUNK))
+    _owner_died()
+    arthur_gen.resume()
+    with pytest.raises(InvalidRequestError, match="--force"):
+        publish(clip, to="youtube", title="Twice")
+    assert youtube.snapshot()["inserts"] == 1
+
+
+def test_resume_finishes_linkedin_parts_with_one_post(linkedin: LinkedInEmulator, clip: Path) -> None:
+    with pytest.raises(_Killed):
+        publish(clip, to="linkedin", text="parts", progress=_die_after(3 * PART))
+    _owner_died()
+    ((_, outcome),) = arthur_gen.resume()
+    assert isinstance(outcome, Publication), outcome
+    snap = linkedin.snapshot()
+    assert snap["inits"] == 1 and [p["urn"] for p in snap["posts"]] == [outcome.remote_id]
+    assert snap["bytes_put"] == clip.stat().st_size  # parts with an ETag are never sent again
+
+
+def test_resume_after_the_post_left_needs_confirmation_never_posts(
+    linkedin: LinkedInEmulator, clip: Path
+) -> None:
+    linkedin.add_fault("post-drop")
+    with pytest.raises(SubmitUncertainError):
+        publish(clip, to="linkedin", text="once")
+    for _ in range(2):  # every resume says so again; none posts
+        ((job_id, outcome),) = arthur_gen.resume()
+        assert isinstance(outcome, SubmitUncertainError)
+        assert str(outcome).startswith("needs confirmation") and f"confirm {job_id} --posted" in str(outcome)
+    assert len(linkedin.snapshot()["posts"]) == 1
+    confirm(job_id, posted=linkedin.snapshot()["posts"][0]["urn"])
+    assert arthur_gen.resume() == []
+    assert len(linkedin.snapshot()["posts"]) == 1
+
+
+def test_resume_refuses_a_video_that_changed_since_the_upload_began(
+    youtube: YouTubeEmulator, clip: Path
+) -> None:
+    with pytest.raises(_Killed):
+        publish(clip, to="youtube", title="Changed", progress=_die_after(2 * CHUNK))
+    _owner_died()
+    with clip.open("r+b") as fh:  # same size, other bytes: a resumed session would mix two files
+        fh.seek(-10, os.SEEK_END)
+        fh.write(b"X" * 10)
+    ((_, outcome),) = arthur_gen.resume()
+    assert isinstance(outcome, InvalidRequestError) and "gone or changed" in str(outcome)
+    assert youtube.snapshot()["inserts"] == 0 and publications()[0]["state"] == "running"
+
+
+# The real CLI as a child process, killed with SIGKILL.
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _cli(args: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "arthur_gen", *args],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **kwargs,
+    )
+
+
+def _kill_when(proc: subprocess.Popen[str], reached: Callable[[], bool], what: str) -> None:
+    try:
+        deadline = time.monotonic() + 60
+        while not reached():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _out, err = proc.communicate()
+                pytest.fail(f"the child never reached {what} (exit {proc.returncode}): {err[-2000:]}")
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _resume_json() -> tuple[int, list[dict[str, Any]]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "arthur_gen", "resume", "--json"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_cli_resume_after_sigkill_mid_youtube_upload(youtube: YouTubeEmulator, clip: Path) -> None:
+    held = youtube.hold("chunk", skip=3)
+    proc = _cli(["publish", str(clip), "--to", "youtube", "--title", "Killed", "--json"])
+    _kill_when(proc, held.is_set, "the fourth chunk")
+    youtube.release()
+    code, outcomes = _resume_json()
+    assert code == 0, outcomes
+    ((outcome,),) = [outcomes]
+    snap = youtube.snapshot()
+    assert outcome["ok"] and outcome["result"]["remote_id"] == snap["videos"][0]["id"]
+    assert snap["inserts"] == 1 and len(snap["sessions"]) == 1
+    assert _bytes_put(youtube) - clip.stat().st_size <= CHUNK
+
+
+def test_cli_sigkill_exactly_at_the_linkedin_post_then_resume(linkedin: LinkedInEmulator, clip: Path) -> None:
+    held = linkedin.hold("post")  # the post is created; its answer never reaches the child
+    proc = _cli(["publish", str(clip), "--to", "linkedin", "--text", "exactly once", "--json"])
+    _kill_when(proc, held.is_set, "the post request")
+    linkedin.release()
+    ((urn,),) = [[p["urn"] for p in linkedin.snapshot()["posts"]]]
+    code, outcomes = _resume_json()
+    ((outcome,),) = [outcomes]
+    assert code == 1 and not outcome["ok"]
+    assert outcome["error"].startswith("needs confirmation")
+    job_id = outcome["job_id"]
+    assert f"publications confirm {job_id} --posted URN" in outcome["error"]
+    assert len(linkedin.snapshot()["posts"]) == 1
+    settled = subprocess.run(
+        [sys.executable, "-m", "arthur_gen", "publications", "confirm", job_id, "--posted", urn],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert settled.returncode == 0 and "saved" in settled.stdout, settled.stderr
+    assert _resume_json() == (0, [])
+    assert len(linkedin.snapshot()["posts"]) == 1
+
+
+def test_resume_leaves_an_upload_a_live_process_is_running(youtube: YouTubeEmulator, clip: Path) -> None:
+    held = youtube.hold("chunk", skip=1)
+    proc = _cli(["publish", str(clip), "--to", "youtube", "--title", "Busy", "--json"])
+    try:
+        assert held.wait(60), proc.stderr
+        assert arthur_gen.resume() == []  # its owner is alive: not taken over, nothing sent
+        assert len(youtube.snapshot()["sessions"]) == 1
+        youtube.release()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["state"] == "saved" and youtube.snapshot()["inserts"] == 1
