@@ -49,7 +49,15 @@ from ._inputs import (
     replicate_ref,
     split_ref,
 )
-from ._status import cost_usd, next_poll_s, output_seconds, progress_bounds, started_at, status_of
+from ._status import (
+    cost_usd,
+    next_poll_s,
+    output_seconds,
+    progress_bounds,
+    started_at,
+    status_of,
+    unit_rate,
+)
 from ._urls import resolve_base_url
 
 if TYPE_CHECKING:
@@ -186,24 +194,20 @@ class _ReplicateBackend(RemoteBackend):
                     field=field,
                 )
         options = request.options
-        if isinstance(request, VideoRequest) and model.id == "minimax/hailuo-02":
-            resolution = request.resolution or model.default_resolution
-            if request.duration == 10 and resolution != "768p":
-                raise InvalidRequestError(
-                    f"minimax/hailuo-02 makes 10 s videos only at 768p, not {resolution}; "
-                    "pass resolution='768p' or duration=6",
-                    field="duration",
-                )
+        for name in model.extra.get("file_options", ()):
+            _check_file_option(model, name, options.get(name))
+        if isinstance(request, VideoRequest):
+            _check_video(request, model)
         if (
-            isinstance(request, VideoRequest)
-            and model.id == "kwaivgi/kling-v2.1"
-            and request.last_frame
-            and options.get("mode", "standard") != "pro"
+            isinstance(request, ImageRequest)
+            and model.id == "black-forest-labs/flux-kontext-pro"
+            and request.image
+            and options.get("safety_tolerance", 2) > 2
         ):
             raise InvalidRequestError(
-                "kwaivgi/kling-v2.1 takes a last frame (end_image) only in mode 'pro'; "
-                "pass options={'mode': 'pro'}",
-                field="last_frame",
+                f"options.safety_tolerance={options['safety_tolerance']!r} is not accepted by "
+                f"{model.id} with an input image: at most 2",
+                field="options.safety_tolerance",
             )
         max_guidance = model.extra.get("max_guidance")
         if request.guidance is not None and max_guidance is not None and request.guidance > max_guidance:
@@ -222,11 +226,16 @@ class _ReplicateBackend(RemoteBackend):
         usd = cost_usd({"status": "succeeded", "input": inputs}, model, outputs=0)
         rates = model.extra["rates"]
         chosen = inputs.get(rates["field"], rates["default"])
-        rate = rates["usd"].get(chosen)
-        detail = f"{model.price.describe()} at most; ${rate}/unit at {rates['field']}={chosen}"
+        rate = unit_rate(inputs, model)
+        at = f"{rates['field']}={json_value(chosen)}"
+        multiplier = model.extra.get("multiplier")
+        if multiplier:
+            by = inputs.get(multiplier["field"], multiplier["default"])
+            at += f", {multiplier['field']}={json_value(by)}"
+        detail = f"1 video x ${rate:g} at {at}"
         if model.price.basis is PriceBasis.PER_OUTPUT_SECOND:
             seconds = output_seconds(inputs, model)
-            detail = f"{seconds:g} s of output x ${rate}/s at {rates['field']}={chosen}"
+            detail = f"{seconds:g} s of output x ${rate:g}/s at {at}"
         return Estimate(usd=usd, basis=model.price.basis, detail=detail)
 
     def describe_request(self, request: Request, model: ModelInfo) -> Mapping[str, Any]:
@@ -241,6 +250,11 @@ class _ReplicateBackend(RemoteBackend):
         endpoint = (
             f"POST /v1/predictions (version {version})" if version else f"POST /v1/models/{name}/predictions"
         )
+        if model.extra.get("generic") and not version:
+            endpoint = (
+                f"GET /v1/models/{name}, then POST /v1/models/{name}/predictions if it is an "
+                "official model, else POST /v1/predictions with its latest version"
+            )
         return {
             "endpoint": endpoint,
             "model": ref,
@@ -358,6 +372,8 @@ class _ReplicateBackend(RemoteBackend):
 
         client, base_url = self._client(ctx)
         ref = replicate_ref(model)
+        if model.extra.get("generic") and split_ref(ref)[1] is None:
+            ref = self._latest(client, ref, ctx)
         inputs = build_input(request, model, lambda path: self._upload(client, path, ctx))
         cancel_after = format_cancel_after(ctx.timeout_s)
         try:
@@ -392,6 +408,47 @@ class _ReplicateBackend(RemoteBackend):
         log.info("job %s: created Replicate prediction %s (%s)", ctx.job_id, prediction.id, ref)
         self._remember(str(prediction.id), RemoteStatus(state=RemoteState.QUEUED))
         return str(prediction.id)
+
+    def _latest(self, client: Client, name: str, ctx: RemoteContext) -> str:
+        """How to run a model outside the catalog: ``owner/name`` when it is an official model
+        (``POST /v1/models/.../predictions``), else ``owner/name:<its latest version>`` (only
+        official models run without a version). Read before anything is created."""
+        import httpx
+        from replicate.exceptions import ReplicateError
+
+        from ._client import api_error, call_options, describe_transport_error, raw_json
+
+        try:
+            with call_options(deadline=self._budget(ctx)):
+                found = raw_json(client, f"/v1/models/{quote(name, safe='/')}")
+        except ReplicateError as exc:
+            raise api_error(exc, ctx.key, action=f"looking up model {name}", model_id=name) from None
+        except (httpx.TransportError, ValueError) as exc:
+            problem = (
+                describe_transport_error(exc, ctx.key)
+                if isinstance(exc, httpx.TransportError)
+                else "its answer was not JSON"
+            )
+            raise GenerationError(
+                f"could not look up model {name} on Replicate ({problem}); nothing was created, "
+                "so running the request again is safe"
+            ) from None
+        if not isinstance(found, dict):
+            raise GenerationError(f"Replicate returned something unexpected for model {name}")
+        if found.get("is_official"):
+            return name
+        latest = found.get("latest_version")
+        version = latest.get("id") if isinstance(latest, dict) else None
+        if not isinstance(version, str) or not re.fullmatch(r"[0-9a-f]{64}", version):
+            raise InvalidRequestError(
+                f"{name} has no published version to run on Replicate; pin one as "
+                f"model='{name}:<64-hex version>' (see https://replicate.com/{name}/versions)",
+                field="model",
+            )
+        log.info(
+            "job %s: %s is not an official model; running its latest version %s", ctx.job_id, name, version
+        )
+        return f"{name}:{version}"
 
     def _create(
         self,
@@ -628,6 +685,79 @@ class _ReplicateBackend(RemoteBackend):
         return None
 
 
+def json_value(value: Any) -> str:
+    """``true``/``false`` for booleans (as Replicate's schemas write them), else the value."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _check_file_option(model: ModelInfo, name: str, value: Any) -> None:
+    """An option that holds files (a path or URL, or a list of them): local files must exist."""
+    if value is None:
+        return
+    items = value if isinstance(value, list | tuple) else [value]
+    for item in items:
+        if isinstance(item, str) and item and not is_url(item) and not os.path.isfile(item):
+            raise InvalidRequestError(
+                f"options.{name}={item!r} is not a file here (nor an https or data: URL); "
+                f"give the path of an existing file or a URL for {model.id}",
+                field=f"options.{name}",
+            )
+
+
+def _check_video(request: VideoRequest, model: ModelInfo) -> None:
+    """The combinations a video model's schema forbids, checked before anything is sent."""
+    extra, options = model.extra, request.options
+    only_at = extra.get("ten_seconds_only_at")
+    resolution = request.resolution or model.default_resolution
+    if only_at and request.duration == 10 and resolution != only_at:
+        raise InvalidRequestError(
+            f"{model.id} makes 10 s videos only at {only_at}, not {resolution}; "
+            f"pass resolution='{only_at}' or duration=6",
+            field="duration",
+        )
+    if model.id == "kwaivgi/kling-v2.1" and request.last_frame and options.get("mode", "standard") != "pro":
+        raise InvalidRequestError(
+            "kwaivgi/kling-v2.1 takes a last frame (end_image) only in mode 'pro'; "
+            "pass options={'mode': 'pro'}",
+            field="last_frame",
+        )
+    if extra.get("last_frame_needs_first") and request.last_frame and not request.first_frame:
+        raise InvalidRequestError(
+            f"{model.id} takes a last frame only together with a first frame; pass first_frame too",
+            field="last_frame",
+        )
+    if model.id == "pixverse/pixverse-v5" and request.last_frame and options.get("effect"):
+        raise InvalidRequestError(
+            "pixverse/pixverse-v5 applies an effect only without a last frame; drop one of them",
+            field="options.effect",
+        )
+    references = options.get("reference_images")
+    if references is None:
+        return
+    most = 4 if model.id.startswith("bytedance/") else 3
+    if not 1 <= len(references) <= most:
+        raise InvalidRequestError(
+            f"options.reference_images has {len(references)} images; {model.id} takes 1 to {most}",
+            field="options.reference_images",
+        )
+    if model.id.startswith("bytedance/") and (
+        resolution == "1080p" or request.first_frame or request.last_frame
+    ):
+        raise InvalidRequestError(
+            f"{model.id} takes reference images only below 1080p and without a first or last "
+            "frame; pass resolution='720p' and no frames, or drop reference_images",
+            field="options.reference_images",
+        )
+    if model.id == "google/veo-3.1":
+        ratio = request.aspect_ratio or model.default_aspect_ratio
+        duration = request.duration or model.default_duration
+        if ratio != "16:9" or duration != 8:
+            raise InvalidRequestError(
+                f"google/veo-3.1 takes reference images only at 16:9 and 8 s, not {ratio} and {duration:g} s",
+                field="options.reference_images",
+            )
+
+
 def _settle_hint(job_id: str, prediction: str = "PREDICTION") -> str:
     return f"`arthur-gen settle {job_id} --adopt {prediction}` or `arthur-gen settle {job_id} --resubmit`"
 
@@ -666,9 +796,10 @@ def _match(
     for key, want in expected.items():
         if key in files:
             got = actual.get(key)
-            if isinstance(want, str) and want != FILE_PLACEHOLDER and got and want != got:
-                return "no"  # a URL given by the user is sent as-is, so it must match
-            continue
+            sent_as_is = isinstance(want, str) and want != FILE_PLACEHOLDER and not want.startswith("data:")
+            if sent_as_is and got and want != got:
+                return "no"  # an http(s) URL given by the user is echoed as-is, so it must match
+            continue  # uploads differ every time; data: URIs come back as URLs or not at all
         if key not in actual or actual[key] != want:
             return "no"
     return "same" if item.get("model") == name else "maybe"

@@ -92,9 +92,12 @@ def build_input(request: Request, model: ModelInfo, upload: Upload) -> dict[str,
         put(key, _file(value, upload))
     file_options = set(model.extra.get("file_options", ()))
     for name, value in request.options.items():
+        sent: Any = value
         if name in file_options and isinstance(value, str) and value:
-            value = _file(value, upload)
-        out[name] = value
+            sent = _file(value, upload)
+        elif name in file_options and isinstance(value, list | tuple):
+            sent = [_file(v, upload) if isinstance(v, str) and v else v for v in value]
+        out[name] = sent
     return out
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "progress_bounds",
     "started_at",
     "status_of",
+    "unit_rate",
 ]
 
 _STATES: Mapping[str, RemoteState] = {
@@ -174,6 +175,8 @@ def started_at(prediction: Mapping[str, Any]) -> float | None:
 
 
 def output_seconds(inputs: Mapping[str, Any], model: ModelInfo) -> float | None:
+    """Seconds of output Replicate bills: the ``duration`` input, else frames / fps (at the
+    model's billing frame rate when it has one: wan-2.2 bills "duration at 16 fps")."""
     duration = inputs.get("duration")
     if isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0:
         return float(duration)
@@ -182,6 +185,8 @@ def output_seconds(inputs: Mapping[str, Any], model: ModelInfo) -> float | None:
     fps = inputs.get(fps_field) if fps_field else None
     if frames is None and model.option("num_frames") is not None:
         frames = model.option("num_frames").default  # type: ignore[union-attr]
+    if model.extra.get("billing_fps"):
+        fps = model.extra["billing_fps"]
     if fps is None:
         fps = model.default_fps
     if isinstance(frames, int | float) and isinstance(fps, int | float) and fps > 0:
@@ -195,13 +200,20 @@ def _requested_outputs(inputs: Mapping[str, Any], model: ModelInfo) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
 
 
-def _rate(inputs: Mapping[str, Any], model: ModelInfo) -> float | None:
+def unit_rate(inputs: Mapping[str, Any], model: ModelInfo) -> float | None:
+    """The price per unit for these inputs: by one input (``rates``), times a factor by
+    another (``multiplier``: PixVerse bills 8 s at twice 5 s)."""
+    rate: float | None = model.price.usd
     rates = model.extra.get("rates")
     if rates:
         value = inputs.get(rates["field"], rates["default"])
-        rate = rates["usd"].get(value, rates["usd"].get(rates["default"]))
-        return float(rate) if rate is not None else model.price.usd
-    return model.price.usd
+        found = rates["usd"].get(value, rates["usd"].get(rates["default"]))
+        rate = float(found) if found is not None else model.price.usd
+    multiplier = model.extra.get("multiplier")
+    if multiplier and rate is not None:
+        value = inputs.get(multiplier["field"], multiplier["default"])
+        rate = rate * float(multiplier["factors"].get(value, 1.0))
+    return rate
 
 
 def cost_usd(prediction: Mapping[str, Any], model: ModelInfo, outputs: int) -> float | None:
@@ -228,7 +240,7 @@ def cost_usd(prediction: Mapping[str, Any], model: ModelInfo, outputs: int) -> f
         return round(price.usd * float(predict_time), 6)
     if status != "succeeded":
         return 0.0
-    rate = _rate(inputs, model)
+    rate = unit_rate(inputs, model)
     if rate is None or price.basis is PriceBasis.UNKNOWN:
         return None
     if price.basis is PriceBasis.PER_VIDEO:

@@ -17,6 +17,7 @@ import httpx
 import pydantic.v1
 import pytest
 from arthur_gen_replicate.emulator import Emulator
+from arthur_gen_replicate.emulator._models import version_id
 from arthur_gen_replicate.emulator.pytest_fixture import replicate_emulator
 from PIL import Image
 from replicate.client import Client
@@ -26,6 +27,8 @@ from replicate.helpers import FileOutput
 __all__ = ["replicate_emulator"]
 
 TOKEN = "r8_test"
+#: a community model (not official): created through POST /v1/predictions with its version
+ACME = "acme/m:" + version_id("acme/m")
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +56,10 @@ def http(emu: Emulator) -> Iterator[httpx.Client]:
 
 
 def run_model(client: Client, model: str, **inp: Any) -> Any:
-    prediction = client.models.predictions.create(model=model, input=inp)
+    if ":" in model:
+        prediction = client.predictions.create(version=model, input=inp)
+    else:
+        prediction = client.models.predictions.create(model=model, input=inp)
     prediction.wait()
     assert prediction.status == "succeeded", prediction.error
     return prediction.output
@@ -71,7 +77,7 @@ def test_create_get_and_lifecycle(emu: Emulator, client: Client) -> None:
         "minimax/video-01",
     )
     assert len(prediction.id) == 26
-    assert prediction.urls is not None and set(prediction.urls) == {"get", "cancel", "web"}
+    assert prediction.urls is not None and set(prediction.urls) == {"get", "cancel", "stream", "web"}
     assert emu.last_request_headers["authorization"] == f"Bearer {TOKEN}"
     time.sleep(0.15)
     assert client.predictions.get(prediction.id).status == "processing"
@@ -105,7 +111,7 @@ def test_cancel(emu: Emulator, client: Client) -> None:
 
 def test_list_pages_newest_first(emu: Emulator, client: Client) -> None:
     emu.configure(page_size=2)
-    ids = [client.models.predictions.create(model="acme/m", input={"prompt": str(i)}).id for i in range(5)]
+    ids = [client.predictions.create(version=ACME, input={"prompt": str(i)}).id for i in range(5)]
     seen, page = [], client.predictions.list()
     assert page.previous is None
     while True:
@@ -119,11 +125,16 @@ def test_list_pages_newest_first(emu: Emulator, client: Client) -> None:
 
 
 def test_list_created_after(emu: Emulator, http: httpx.Client, client: Client) -> None:
-    old = client.models.predictions.create(model="acme/m", input={}).id
-    new = client.models.predictions.create(model="acme/m", input={}).id
+    old = client.predictions.create(version=ACME, input={}).id
+    new = client.predictions.create(version=ACME, input={}).id
     cutoff = http.get(f"/v1/predictions/{old}").json()["created_at"]
     body = http.get("/v1/predictions", params={"created_after": cutoff}).json()
+    assert [p["id"] for p in body["results"]] == [new, old]  # "at or after": inclusive
+    newest = http.get(f"/v1/predictions/{new}").json()["created_at"]
+    body = http.get("/v1/predictions", params={"created_after": newest}).json()
     assert [p["id"] for p in body["results"]] == [new]
+    body = http.get("/v1/predictions", params={"created_before": newest}).json()
+    assert [p["id"] for p in body["results"]] == [old]  # created_before is exclusive
 
 
 def test_prefer_wait(emu: Emulator, client: Client, http: httpx.Client) -> None:
@@ -132,23 +143,29 @@ def test_prefer_wait(emu: Emulator, client: Client, http: httpx.Client) -> None:
     )
     assert prediction.status == "succeeded"
     assert isinstance(prediction.output, list) and len(prediction.output) == 2
-    response = http.post("/v1/models/acme/m/predictions", json={"input": {}}, headers={"Prefer": "wait=5"})
+    response = http.post("/v1/predictions", json={"version": ACME, "input": {}}, headers={"Prefer": "wait=5"})
     assert response.status_code == 201
     assert response.headers["preference-applied"] == "wait=5"
     assert response.headers["location"] == response.json()["urls"]["get"]
     emu.set_timing(starting_s=0.05, processing_s=30)
     started = time.monotonic()
-    response = http.post("/v1/models/acme/m/predictions", json={"input": {}}, headers={"Prefer": "wait=1"})
+    response = http.post("/v1/predictions", json={"version": ACME, "input": {}}, headers={"Prefer": "wait=1"})
     assert 0.9 < time.monotonic() - started < 3
-    assert response.json()["status"] == "processing"
+    late = response.json()
+    assert late["status"] == "starting" and late["output"] is None  # past its wait: "starting"
+    assert http.get(late["urls"]["get"]).json()["status"] == "processing"
+    # the client sees "starting" and polls on (it would return None for "processing": #385)
+    emu.set_timing(starting_s=0.05, processing_s=1.5)
+    output = client.run("minimax/video-01", input={"prompt": "x"}, wait=1, use_file_output=False)
+    assert isinstance(output, str) and output.endswith(".mp4")
 
 
 def test_ratelimit_headers_and_limit(emu: Emulator, http: httpx.Client) -> None:
     emu.configure(create_rate_per_min=2)
-    first = http.post("/v1/models/acme/m/predictions", json={"input": {}})
+    first = http.post("/v1/predictions", json={"version": ACME, "input": {}})
     assert first.headers["ratelimit-remaining"] == "1" and "ratelimit-reset" in first.headers
-    http.post("/v1/models/acme/m/predictions", json={"input": {}})
-    third = http.post("/v1/models/acme/m/predictions", json={"input": {}})
+    http.post("/v1/predictions", json={"version": ACME, "input": {}})
+    third = http.post("/v1/predictions", json={"version": ACME, "input": {}})
     assert third.status_code == 429 and int(third.headers["retry-after"]) >= 1
     assert emu.create_count == 2
 
@@ -198,7 +215,7 @@ def test_422_names_the_field(client: Client, model: str, inp: dict[str, Any], fi
 
 
 def test_429_with_retry_after_then_success_on_get(emu: Emulator, client: Client, http: httpx.Client) -> None:
-    prediction = client.models.predictions.create(model="acme/m", input={})
+    prediction = client.predictions.create(version=ACME, input={})
     emu.faults.fail("get", 429, retry_after=1)
     started = time.monotonic()
     assert client.predictions.get(prediction.id).id == prediction.id
@@ -215,7 +232,7 @@ def test_429_with_retry_after_then_success_on_get(emu: Emulator, client: Client,
 def test_injected_create_failure_is_not_retried(emu: Emulator, client: Client) -> None:
     emu.faults.fail("create", 500)
     with pytest.raises(ReplicateError) as info:
-        client.models.predictions.create(model="acme/m", input={})
+        client.predictions.create(version=ACME, input={})
     assert info.value.status == 500 and emu.create_count == 0
 
 
@@ -223,10 +240,10 @@ def test_cancel_after_aborts_before_start(emu: Emulator, client: Client) -> None
     emu.set_timing(starting_s=0.3, processing_s=0.3)
     with httpx.Client(base_url=emu.url, headers=AUTH) as http:
         created = http.post(
-            "/v1/models/acme/m/predictions", json={"input": {}}, headers={"Cancel-After": "50ms"}
+            "/v1/predictions", json={"version": ACME, "input": {}}, headers={"Cancel-After": "50ms"}
         ).json()
         late = http.post(
-            "/v1/models/acme/m/predictions", json={"input": {}}, headers={"Cancel-After": "0.4"}
+            "/v1/predictions", json={"version": ACME, "input": {}}, headers={"Cancel-After": "0.4"}
         ).json()
         time.sleep(0.7)
         aborted = http.get(f"/v1/predictions/{created['id']}").json()
@@ -242,13 +259,13 @@ def test_cancel_after_aborts_before_start(emu: Emulator, client: Client) -> None
 def test_fail_prediction_and_abort_next(emu: Emulator, client: Client, http: httpx.Client) -> None:
     emu.faults.fail_prediction("CUDA out of memory")
     with pytest.raises(ModelError, match="CUDA out of memory"):
-        client.run("acme/m", input={})
+        client.run(ACME, input={})
     emu.set_outcome("NSFW content detected", model="minimax/")
     with pytest.raises(ModelError, match="NSFW"):
         client.run("minimax/video-01", input={"prompt": "x"})
-    assert client.run("acme/m", input={}, use_file_output=False)
+    assert client.run(ACME, input={}, use_file_output=False)
     emu.faults.abort_next()
-    created = http.post("/v1/models/acme/m/predictions", json={"input": {}}).json()
+    created = http.post("/v1/predictions", json={"version": ACME, "input": {}}).json()
     time.sleep(0.1)
     assert http.get(f"/v1/predictions/{created['id']}").json()["status"] == "aborted"
 
@@ -256,14 +273,14 @@ def test_fail_prediction_and_abort_next(emu: Emulator, client: Client, http: htt
 def test_dropped_create_still_creates(emu: Emulator, client: Client) -> None:
     emu.faults.drop("create", after_effect=True)
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
-        client.models.predictions.create(model="acme/m", input={"prompt": "x"})
+        client.predictions.create(version=ACME, input={"prompt": "x"})
     assert emu.create_count == 1
     (info,) = emu.predictions.values()
     assert info.model == "acme/m"
     assert [p.id for p in client.predictions.list().results] == [info.id]
     emu.faults.drop("create", after_effect=False)
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
-        client.models.predictions.create(model="acme/m", input={"prompt": "y"})
+        client.predictions.create(version=ACME, input={"prompt": "y"})
     assert emu.create_count == 1 and emu.request_counts["create"] == 2
 
 
@@ -308,7 +325,7 @@ def test_file_input_uploaded_by_client(emu: Emulator, client: Client) -> None:
 
 def test_outputs_expire(emu: Emulator, client: Client) -> None:
     emu.configure(ttl_s=0.4)
-    prediction = client.models.predictions.create(model="acme/m", input={"prompt": "x"})
+    prediction = client.predictions.create(version=ACME, input={"prompt": "x"})
     prediction.wait()
     url = str(prediction.output)
     assert httpx.get(url).status_code == 200
@@ -329,7 +346,7 @@ def test_truncated_download(emu: Emulator, client: Client) -> None:
 
 def test_slow_download(emu: Emulator, client: Client) -> None:
     emu.configure(output_size_bytes=100_000)
-    url = run_model(client, "acme/m", prompt="x")
+    url = run_model(client, ACME, prompt="x")
     emu.faults.slow_download(400_000)
     started = time.monotonic()
     assert len(httpx.get(url).content) == 100_000
@@ -337,7 +354,7 @@ def test_slow_download(emu: Emulator, client: Client) -> None:
 
 
 def test_png_and_webp_outputs(client: Client) -> None:
-    png = httpx.get(run_model(client, "acme/m", prompt="a", aspect_ratio="16:9")).content
+    png = httpx.get(run_model(client, ACME, prompt="a", aspect_ratio="16:9")).content
     assert Image.open(io.BytesIO(png)).size == (512, 288)
     urls = run_model(client, "black-forest-labs/flux-schnell", prompt="a", num_outputs=2, seed=7)
     first, second = (httpx.get(u).content for u in urls)
@@ -380,7 +397,7 @@ def test_padded_mp4_stays_valid(emu: Emulator, client: Client) -> None:
 
 def test_data_uri_outputs(emu: Emulator, client: Client) -> None:
     emu.configure(output_mode="data")
-    output = client.run("acme/m", input={"prompt": "x"})
+    output = client.run(ACME, input={"prompt": "x"})
     assert isinstance(output, FileOutput)
     assert output.url.startswith("data:image/png;base64,")
     assert output.read().startswith(b"\x89PNG")
@@ -407,7 +424,7 @@ def test_cli_subprocess() -> None:
         assert f"REPLICATE_BASE_URL={url}" in process.stdout.readline() + "".join(
             process.stdout.readline() for _ in range(2)
         )
-        response = httpx.post(f"{url}/v1/models/acme/m/predictions", json={"input": {}}, headers=AUTH)
+        response = httpx.post(f"{url}/v1/predictions", json={"version": ACME, "input": {}}, headers=AUTH)
         assert response.status_code == 201
         process.terminate()
         assert process.wait(timeout=10) == 0

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from arthur_gen_replicate.emulator import Emulator
 from PIL import Image
@@ -58,7 +59,11 @@ def test_small_first_frame_goes_inline_large_one_is_uploaded(emu: Emulator, tmp_
     arthur_gen.generate_video("zoom in", backend="replicate", first_frame=small)
     arthur_gen.generate_video("zoom out", backend="replicate", first_frame=big)
     first, second = creates(emu)
-    assert str(first["input"]["first_frame_image"]).startswith("data:image/png;base64,")
+    (sent, _) = [p.sent_input for p in emu.predictions.values()]
+    assert str(sent["first_frame_image"]).startswith("data:image/png;base64,")
+    shown = str(first["input"]["first_frame_image"])  # data URIs are not echoed back
+    assert shown.startswith(f"{emu.url}/delivery/{first['id']}/inputs/")
+    assert httpx.get(shown, headers={"Authorization": "Bearer x"}).content == small.read_bytes()
     uploaded = str(second["input"]["first_frame_image"])
     assert uploaded.startswith(f"{emu.url}/v1/files/")
     assert emu.request_counts["files"] == 1

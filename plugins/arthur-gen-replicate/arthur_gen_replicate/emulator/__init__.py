@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from types import TracebackType
 from typing import Any, Literal
 
@@ -43,6 +43,8 @@ class PredictionInfo:
     status: str
     cancel_after_s: float | None
     json: Mapping[str, Any]
+    #: the input exactly as it was sent (the API's JSON shows ``data:`` URIs as URLs)
+    sent_input: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Emulator:
@@ -190,8 +192,8 @@ class Emulator:
 
     @property
     def request_counts(self) -> dict[str, int]:
-        """Requests received per endpoint (create, get, cancel, list, files, versions,
-        download, other), including failed and dropped ones."""
+        """Requests received per endpoint (create, get, cancel, list, files, models, versions,
+        download, stream, other), including failed and dropped ones."""
         with self._app.cond:
             return dict(self._app.counts)
 
@@ -213,5 +215,7 @@ class Emulator:
         snapshot = {}
         for p in self._app.snapshot():
             body = self._app.prediction_json(p)
-            snapshot[p.id] = PredictionInfo(p.id, p.model, body["status"], p.cancel_after_s, body)
+            snapshot[p.id] = PredictionInfo(
+                p.id, p.model, body["status"], p.cancel_after_s, body, dict(p.input)
+            )
         return snapshot

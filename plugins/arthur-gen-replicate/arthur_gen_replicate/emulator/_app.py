@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import mimetypes
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote_to_bytes, urlencode, urlsplit
 
 from ._faults import Faults
 from ._media import MediaCache
-from ._models import Media, plan_outputs, spec_for, validate
+from ._models import MODELS, Media, openapi_schema, plan_outputs, spec_for, validate, version_id
 from ._state import (
     FILE_TTL_S,
     TERMINAL,
@@ -83,6 +84,7 @@ class App:
         self.log: deque[RequestRecord] = deque(maxlen=_LOG_SIZE)
         self._predictions: dict[str, Prediction] = {}
         self._files: dict[str, FileRecord] = {}
+        self.versions: dict[str, str] = {}
         self._seq = 0
 
     def record(self, method: str, path: str, endpoint: str, headers: Mapping[str, str]) -> RequestRecord:
@@ -127,9 +129,11 @@ class App:
                 end_at = now + cancel_after_s
                 end_status, error = ("aborted" if end_at < start_at else "canceled"), None
             self._seq += 1
+            prediction_id = new_id()
+            shown, stored = _store_data_uris(inp, f"{self.base_url}/delivery/{prediction_id}/inputs")
             prediction = Prediction(
                 seq=self._seq,
-                id=new_id(),
+                id=prediction_id,
                 model=model,
                 version=version,
                 input=inp,
@@ -142,6 +146,8 @@ class App:
                 end_status=end_status,
                 error=error,
                 cancel_after_s=cancel_after_s,
+                shown_input=shown,
+                input_files=stored,
             )
             self._predictions[prediction.id] = prediction
             self.create_count += 1
@@ -183,7 +189,8 @@ class App:
             items = [
                 p
                 for p in reversed(self._predictions.values())
-                if (after is None or iso(p.created) > after) and (before is None or iso(p.created) < before)
+                # created_after is inclusive ("at or after"), created_before exclusive
+                if (after is None or iso(p.created) >= after) and (before is None or iso(p.created) < before)
             ]
         size = max(1, self.config.page_size)
         start = 0
@@ -214,7 +221,7 @@ class App:
             "id": p.id,
             "model": p.model,
             "version": p.version,
-            "input": {} if removed else dict(p.input),
+            "input": {} if removed else dict(p.shown_input),
             "logs": "" if removed else p.logs(now),
             "output": None,
             "error": p.error if status == "failed" else None,
@@ -227,9 +234,12 @@ class App:
             "urls": {
                 "get": get_url,
                 "cancel": f"{get_url}/cancel",
+                "stream": f"{self.base_url}/stream/{p.id}",
                 "web": f"https://replicate.com/p/{p.id}",
             },
         }
+        if p.cancel_after_s is not None:
+            body["deadline"] = iso(p.created + p.cancel_after_s)
         if terminal:
             body["metrics"] = {
                 "predict_time": round(p.end_at - p.start_at, 6) if started else 0.0,
@@ -260,6 +270,58 @@ class App:
                 if media.name == name:
                     return media
         raise ApiError(404, "Not found.")
+
+    def input_file(self, prediction_id: str, name: str) -> tuple[str, bytes]:
+        """A ``data:`` input of a prediction, as stored (ApiError 404 once its data is removed)."""
+        with self.cond:
+            prediction = self._predictions.get(prediction_id)
+        now = time.time()
+        if prediction is not None and name in prediction.input_files:
+            status = prediction.status(now)
+            if status not in TERMINAL or now < prediction.end_at + self.config.ttl_s:
+                return prediction.input_files[name]
+        raise ApiError(404, "Not found.")
+
+    # Models
+
+    def model_json(self, model: str) -> dict[str, Any]:
+        """``GET /v1/models/{owner}/{name}``: the model with its latest version."""
+        spec = spec_for(model)
+        owner, _, name = model.partition("/")
+        version = version_id(model)
+        with self.cond:
+            self.versions[version] = model
+        return {
+            "url": f"https://replicate.com/{model}",
+            "owner": owner,
+            "name": name,
+            "description": f"{model} (emulated)",
+            "visibility": "public",
+            "github_url": None,
+            "paper_url": None,
+            "license_url": None,
+            "run_count": sum(1 for p in self.snapshot() if p.model == model),
+            "cover_image_url": None,
+            "default_example": None,
+            "is_official": spec.official,
+            "latest_version": self.version_json(model, version),
+        }
+
+    def version_json(self, model: str, version: str) -> dict[str, Any]:
+        return {
+            "id": version,
+            "created_at": "2025-01-01T00:00:00.000000Z",
+            "cog_version": "0.14.0",
+            "openapi_schema": openapi_schema(spec_for(model)),
+        }
+
+    def model_of_version(self, version: str) -> str | None:
+        """The model a version id belongs to: one served by the models endpoint, or a catalog model."""
+        with self.cond:
+            known = self.versions.get(version)
+        if known is not None:
+            return known
+        return next((m for m in MODELS if version_id(m) == version), None)
 
     # Files
 
@@ -327,6 +389,43 @@ class App:
     def list_url(self, cursor: str, query: Mapping[str, str]) -> str:
         params = {k: v for k, v in query.items() if k in ("created_after", "created_before")}
         return f"{self.base_url}/v1/predictions?{urlencode({'cursor': cursor, **params})}"
+
+
+def _store_data_uris(
+    inp: Mapping[str, Any], base: str
+) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    """The input as the API shows it, and the bytes of its ``data:`` URIs: Replicate does not
+    echo data URIs back; it shows a URL of the stored file instead."""
+    stored: dict[str, tuple[str, bytes]] = {}
+
+    def replace_value(key: str, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("data:"):
+            decoded = _decode_data_uri(value)
+            if decoded is None:
+                return value
+            content_type, data = decoded
+            ext = mimetypes.guess_extension(content_type) or ""
+            name = f"{key}{ext}"
+            stored[name] = (content_type, data)
+            return f"{base}/{name}"
+        if isinstance(value, list):
+            return [replace_value(f"{key}-{i}", item) for i, item in enumerate(value)]
+        return value
+
+    shown = {key: replace_value(key, value) for key, value in inp.items()}
+    return shown, stored
+
+
+def _decode_data_uri(uri: str) -> tuple[str, bytes] | None:
+    header, sep, payload = uri.partition(",")
+    if not sep:
+        return None
+    content_type = header[5:].split(";", 1)[0] or "application/octet-stream"
+    try:
+        data = base64.b64decode(payload) if header.endswith(";base64") else unquote_to_bytes(payload)
+    except ValueError:
+        return None
+    return content_type, data
 
 
 def _quiet(line: str) -> None:

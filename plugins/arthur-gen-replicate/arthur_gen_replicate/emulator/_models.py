@@ -10,6 +10,10 @@ from typing import Any, Literal
 
 MIME_TYPES = {"webp": "image/webp", "png": "image/png", "jpg": "image/jpeg", "mp4": "video/mp4"}
 _ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
+# flux-1.1-pro's published schema: no 21:9 or 9:21
+_PRO_ASPECTS = ("custom", "1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3")
+_KONTEXT_ASPECTS = ("match_input_image", *_ASPECTS, "2:1", "1:2")
+_RATIO = re.compile(r"^(\d+):(\d+)$")
 _IMAGE_FORMATS = ("webp", "png", "jpg")
 _IMAGE_SIDE = 512
 _VIDEO_SIDE = 320
@@ -33,6 +37,12 @@ class ModelSpec:
     defaults: Mapping[str, object] = field(default_factory=dict)
     array_output: bool = False
     fps: int = 25
+    #: a field that may be given only together with another (``{"last_frame_image": "image"}``)
+    needs: Mapping[str, str] = field(default_factory=dict)
+    #: fields holding a list of URIs, with the most items allowed
+    uri_lists: Mapping[str, int] = field(default_factory=dict)
+    #: official models run through ``POST /v1/models/{owner}/{name}/predictions``
+    official: bool = True
 
 
 def _minimax(**choices: tuple[object, ...]) -> ModelSpec:
@@ -61,9 +71,104 @@ def _flux(steps: int, *, array: bool, uris: tuple[str, ...]) -> ModelSpec:
     )
 
 
+def _video(
+    required: tuple[str, ...] = ("prompt",),
+    uris: tuple[str, ...] = (),
+    *,
+    fps: int = 24,
+    **more: Any,
+) -> ModelSpec:
+    return ModelSpec("video", required=required, uri_inputs=uris, fps=fps, **more)
+
+
 MODELS: Mapping[str, ModelSpec] = {
     "minimax/video-01": _minimax(),
-    "minimax/video-01-live": _minimax(),
+    "minimax/video-01-live": ModelSpec(
+        "video",
+        required=("prompt", "first_frame_image"),
+        uri_inputs=("first_frame_image",),
+        defaults={"duration": 6},
+    ),
+    "minimax/hailuo-2.3": _minimax(duration=(6, 10), resolution=("768p", "1080p")),
+    "kwaivgi/kling-v2.5-turbo-pro": _video(
+        uris=("start_image", "end_image", "image"),
+        choices={"aspect_ratio": ("16:9", "9:16", "1:1"), "duration": (5, 10)},
+        defaults={"duration": 5, "aspect_ratio": "16:9"},
+        needs={"end_image": "start_image"},
+    ),
+    "bytedance/seedance-1-lite": _video(
+        uris=("image", "last_frame_image"),
+        choices={
+            "resolution": ("480p", "720p", "1080p"),
+            "aspect_ratio": ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "9:21"),
+            "fps": (24,),
+        },
+        ranges={"duration": (2, 12)},
+        defaults={"duration": 5, "aspect_ratio": "16:9"},
+        needs={"last_frame_image": "image"},
+        uri_lists={"reference_images": 4},
+    ),
+    "bytedance/seedance-1-pro": _video(
+        uris=("image", "last_frame_image"),
+        choices={
+            "resolution": ("480p", "720p", "1080p"),
+            "aspect_ratio": ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "9:21"),
+            "fps": (24,),
+        },
+        ranges={"duration": (2, 12)},
+        defaults={"duration": 5, "aspect_ratio": "16:9"},
+        needs={"last_frame_image": "image"},
+    ),
+    "google/veo-3.1": _video(
+        uris=("image", "last_frame"),
+        choices={
+            "aspect_ratio": ("16:9", "9:16"),
+            "duration": (4, 6, 8),
+            "resolution": ("720p", "1080p"),
+        },
+        defaults={"duration": 8, "aspect_ratio": "16:9"},
+        uri_lists={"reference_images": 3},
+    ),
+    "wan-video/wan-2.5-i2v": _video(
+        ("prompt", "image"),
+        ("image", "audio"),
+        choices={"duration": (5, 10), "resolution": ("480p", "720p", "1080p")},
+        defaults={"duration": 5},
+    ),
+    "pixverse/pixverse-v5": _video(
+        uris=("image", "last_frame_image"),
+        choices={
+            "quality": ("360p", "540p", "720p", "1080p"),
+            "aspect_ratio": ("16:9", "9:16", "1:1"),
+            "duration": (5, 8),
+        },
+        defaults={"duration": 5, "aspect_ratio": "16:9"},
+        needs={"last_frame_image": "image"},
+    ),
+    # official models that arthur-gen's catalog does not list (run by id, price unknown)
+    "google/nano-banana": ModelSpec(
+        "image",
+        required=("prompt",),
+        choices={"output_format": ("jpg", "png")},
+        defaults={"output_format": "jpg"},
+        uri_lists={"image_input": 10},
+    ),
+    "bytedance/seedream-4": ModelSpec(
+        "image",
+        required=("prompt",),
+        ranges={"max_images": (1, 15)},
+        defaults={"output_format": "jpg", "max_images": 1},
+        uri_lists={"image_input": 10},
+        array_output=True,
+    ),
+    "black-forest-labs/flux-kontext-pro": ModelSpec(
+        "image",
+        required=("prompt",),
+        uri_inputs=("input_image",),
+        choices={"aspect_ratio": _KONTEXT_ASPECTS, "output_format": ("jpg", "png")},
+        ranges={"safety_tolerance": (0, 6)},
+        defaults={"output_format": "png"},
+    ),
     "minimax/hailuo-02": _minimax(duration=(6, 10), resolution=("512p", "768p", "1080p")),
     "kwaivgi/kling-v2.1": ModelSpec(
         "video",
@@ -78,7 +183,7 @@ MODELS: Mapping[str, ModelSpec] = {
         required=("prompt", "image"),
         uri_inputs=("image",),
         choices={"resolution": ("480p", "720p")},
-        ranges={"num_frames": (81, 100), "frames_per_second": (5, 24), "sample_steps": (1, 40)},
+        ranges={"num_frames": (81, 100), "frames_per_second": (5, 24), "sample_steps": (1, 50)},
         defaults={"num_frames": 81, "frames_per_second": 16},
     ),
     "black-forest-labs/flux-schnell": _flux(4, array=True, uris=()),
@@ -87,7 +192,7 @@ MODELS: Mapping[str, ModelSpec] = {
         "image",
         required=("prompt",),
         uri_inputs=("image_prompt",),
-        choices={**_FLUX_CHOICES, "aspect_ratio": (*_ASPECTS, "custom")},
+        choices={**_FLUX_CHOICES, "aspect_ratio": _PRO_ASPECTS},
         ranges={
             "width": (256, 1440),
             "height": (256, 1440),
@@ -97,12 +202,18 @@ MODELS: Mapping[str, ModelSpec] = {
         defaults={"aspect_ratio": "1:1", "output_format": "webp"},
     ),
 }
-GENERIC = ModelSpec("image", defaults={"output_format": "png"})
+GENERIC = ModelSpec("image", defaults={"output_format": "png"}, official=False)
 
 
 def spec_for(model: str) -> ModelSpec:
-    """The spec of `model`; any unknown model behaves generically (one PNG)."""
+    """The spec of `model`; any unknown model is a community model (not official) that makes
+    one PNG."""
     return MODELS.get(model, GENERIC)
+
+
+def version_id(model: str) -> str:
+    """The emulated latest version of `model`: 64 hex digits, the same on every run."""
+    return hashlib.sha256(f"emulator-version\0{model}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -160,6 +271,28 @@ def validate(
         )
         if problem:
             errors.append(FieldError(name, "format", problem))
+    for name, most in spec.uri_lists.items():
+        value = inp.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            errors.append(FieldError(name, "invalid_type", _type_error("array", value)))
+        elif not 1 <= len(value) <= most:
+            errors.append(FieldError(name, "range", f"{name} must have 1 to {most} items"))
+        else:
+            for item in value:
+                bad = (
+                    None
+                    if _DATA_URI.match(item)
+                    else check_url(item)
+                    if item.startswith(("http://", "https://"))
+                    else "Does not match format 'uri'"
+                )
+                if bad:
+                    errors.append(FieldError(name, "format", bad))
+    for name, other in spec.needs.items():
+        if inp.get(name) is not None and inp.get(other) is None:
+            errors.append(FieldError(name, "dependency", f"{name} can only be used together with {other}"))
     for name, allowed in spec.choices.items():
         if name in inp and inp[name] not in allowed:
             listed = ", ".join(repr(a) for a in allowed)
@@ -205,15 +338,16 @@ def plan_outputs(model: str, spec: ModelSpec, inp: Mapping[str, Any]) -> tuple[M
     width, height = _size(params, _IMAGE_SIDE, (1, 1))
     if not spec.array_output:
         return (Media(f"output.{fmt}", fmt, width, height, digest(0)),)
-    count = int(params["num_outputs"])
+    count = int(params.get("num_outputs", params.get("max_images", 1)))
     return tuple(Media(f"out-{i}.{fmt}", fmt, width, height, digest(i)) for i in range(count))
 
 
 def _size(params: Mapping[str, Any], side: int, default: tuple[int, int]) -> tuple[int, int]:
     """Scale the aspect ratio (or width/height) so the long side is `side`; sizes are even."""
     ratio, width, height = params.get("aspect_ratio"), params.get("width"), params.get("height")
-    if ratio in _ASPECTS:
-        w, h = (int(x) for x in str(ratio).split(":"))
+    match = _RATIO.match(ratio) if isinstance(ratio, str) else None
+    if match and int(match[1]) > 0 and int(match[2]) > 0:
+        w, h = int(match[1]), int(match[2])
     elif isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
         w, h = width, height
     else:
@@ -227,6 +361,9 @@ def openapi_schema(spec: ModelSpec) -> dict[str, Any]:
     uri = {"type": "string", "format": "uri"}
     props: dict[str, Any] = {name: {"type": "string"} for name in spec.required}
     props.update({name: uri for name in spec.uri_inputs})
+    props.update(
+        {name: {"type": "array", "items": uri, "maxItems": most} for name, most in spec.uri_lists.items()}
+    )
     props.update({name: {"enum": list(allowed)} for name, allowed in spec.choices.items()})
     props.update(
         {n: {"type": "integer", "minimum": lo, "maximum": hi} for n, (lo, hi) in spec.ranges.items()}

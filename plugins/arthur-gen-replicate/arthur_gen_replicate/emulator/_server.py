@@ -21,7 +21,8 @@ from . import _multipart
 from ._app import ApiError, App
 from ._faults import Rule
 from ._media import padded
-from ._models import openapi_schema, spec_for
+from ._models import spec_for
+from ._state import TERMINAL
 
 _JSON = "application/json; charset=UTF-8"
 _PROBLEM = "application/problem+json"
@@ -30,6 +31,7 @@ _UNAUTHENTICATED = "You did not pass a valid authentication token"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _HEX_VERSION = re.compile(r"[0-9a-f]{64}")
+_NO_VERSION = "- version: Invalid version or not permitted\n"
 
 
 @dataclass
@@ -107,15 +109,28 @@ def _create(app: App, req: Request, model: str, version: str, body: dict[str, An
     wait = _prefer_wait(req.headers.get("prefer"))
     prediction = app.create(model, version, body.get("input"), deadline, req.hosts)
     headers = {}
+    body = app.prediction_json(prediction)
     if wait is not None:
         prediction = app.wait(prediction.id, wait)
         headers["Preference-Applied"] = f"wait={wait:g}"
         headers["Location"] = f"{app.base_url}/v1/predictions/{prediction.id}"
-    return _json(201, app.prediction_json(prediction), headers)
+        body = app.prediction_json(prediction)
+        if body["status"] not in TERMINAL:
+            # past its wait the API answers with the prediction as "starting" (fetch it again
+            # through Location or urls.get for its real state)
+            body.update(status="starting", started_at=None, logs="", output=None)
+    return _json(201, body, headers)
 
 
 def _create_for_model(app: App, req: Request) -> Response:
     model = f"{req.params['owner']}/{req.params['name']}"
+    if not spec_for(model).official:
+        raise ApiError(
+            404,
+            f"{model} is not an official model: POST /v1/models/{{owner}}/{{name}}/predictions "
+            "runs official models only; create its predictions with POST /v1/predictions and "
+            "a version (GET /v1/models/{owner}/{name} gives its latest_version)",
+        )
     return _create(app, req, model, "hidden", _body_json(req))
 
 
@@ -132,10 +147,43 @@ def _create_for_version(app: App, req: Request) -> Response:
         raise ApiError(422, "- version: version is required\n")
     model, _, version = ref.partition(":")
     if _HEX_VERSION.fullmatch(ref):
-        model, version = "emulator/generic", ref
+        # a version served by GET /v1/models/{owner}/{name}, or any other 64-hex id, which
+        # the emulator takes as a version of some community model (it cannot know its name)
+        model, version = app.model_of_version(ref) or "emulator/generic", ref
     elif model.count("/") != 1 or "" in model.split("/"):
-        raise ApiError(422, "- version: Invalid version or not permitted\n")
+        raise ApiError(422, _NO_VERSION)
+    elif not version and not spec_for(model).official:
+        raise ApiError(422, _NO_VERSION)  # "owner/name" alone runs official models only
     return _create(app, req, model, version or "hidden", body)
+
+
+def _model(app: App, req: Request) -> Response:
+    return _json(200, app.model_json(f"{req.params['owner']}/{req.params['name']}"))
+
+
+def _stream(app: App, req: Request) -> Response:
+    """``urls.stream``: server-sent events: ``output`` per output, ``error``, then ``done``."""
+    prediction = app.get(req.params["id"])
+
+    def events() -> Iterator[bytes]:
+        final = app.wait(prediction.id, 3600.0)
+        body = app.prediction_json(final)
+        outputs = body["output"] if isinstance(body["output"], list) else [body["output"]]
+        if body["status"] == "succeeded":
+            for output in outputs:
+                yield f"event: output\nid: {final.id}\ndata: {output}\n\n".encode()
+        elif body["status"] == "failed":
+            detail = json.dumps({"detail": body["error"]})
+            yield f"event: error\nid: {final.id}\ndata: {detail}\n\n".encode()
+        reason = {} if body["status"] == "succeeded" else {"reason": body["status"]}
+        yield f"event: done\nid: {final.id}\ndata: {json.dumps(reason)}\n\n".encode()
+
+    return Response(200, content_type="text/event-stream", chunks=events(), length=-1)
+
+
+def _download_input(app: App, req: Request) -> Response:
+    content_type, data = app.input_file(req.params["id"], req.params["name"])
+    return Response(200, data, content_type=content_type)
 
 
 def _get(app: App, req: Request) -> Response:
@@ -223,15 +271,7 @@ def _delete_file(app: App, req: Request) -> Response:
 
 def _version(app: App, req: Request) -> Response:
     model = f"{req.params['owner']}/{req.params['name']}"
-    return _json(
-        200,
-        {
-            "id": req.params["id"],
-            "created_at": "2025-01-01T00:00:00.000000Z",
-            "cog_version": "0.14.0",
-            "openapi_schema": openapi_schema(spec_for(model)),
-        },
-    )
+    return _json(200, app.version_json(model, req.params["id"]))
 
 
 def _download(app: App, req: Request) -> Response:
@@ -255,8 +295,11 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
         ("GET", "/v1/files/{id}", "files", _file),
         ("DELETE", "/v1/files/{id}", "files", _delete_file),
         ("GET", "/v1/files/{id}/download", "files", _file_content),
+        ("GET", "/v1/models/{owner}/{name}", "models", _model),
         ("GET", "/v1/models/{owner}/{name}/versions/{id}", "versions", _version),
         ("GET", "/delivery/{id}/{name}", "download", _download),
+        ("GET", "/delivery/{id}/inputs/{name}", "download", _download_input),
+        ("GET", "/stream/{id}", "stream", _stream),
     ]
 ]
 
@@ -393,15 +436,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response, truncate: int | None) -> None:
         self.send_response(response.status)
+        chunked = response.chunks is not None and response.length < 0
         if response.status != 204:
             length = response.length if response.chunks is not None else len(response.body)
             self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(length))
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Cache-Control", "no-cache")
+            else:
+                self.send_header("Content-Length", str(length))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
         if response.chunks is None:
             self.wfile.write(response.body)
+            return
+        if chunked:
+            for chunk in response.chunks:
+                self._write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            self._write(b"0\r\n\r\n")
             return
         sent = 0
         for chunk in response.chunks:

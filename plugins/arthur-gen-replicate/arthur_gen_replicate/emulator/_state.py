@@ -71,6 +71,10 @@ class Prediction:
     end_status: str
     error: str | None
     cancel_after_s: float | None
+    #: the input as the API shows it: ``data:`` URIs replaced by URLs of their stored bytes
+    shown_input: Mapping[str, Any] = field(default_factory=dict)
+    #: those bytes: name -> (content type, data)
+    input_files: Mapping[str, tuple[str, bytes]] = field(default_factory=dict)
 
     def status(self, now: float) -> str:
         if now >= self.end_at:
