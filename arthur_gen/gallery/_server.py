@@ -65,11 +65,11 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
             return "416"
         return max(0, size - suffix), size - 1
     first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last < first:
-        return None
     if first >= size:
         return "416"
+    last = int(last_text) if last_text else size - 1
+    if last < first:  # malformed: ignored, as RFC 9110 allows
+        return None
     return first, min(last, size - 1)
 
 
