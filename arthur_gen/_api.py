@@ -146,6 +146,10 @@ def _run(
             import logging
 
             logging.getLogger("arthur_gen.routing").info("%s", the_plan.route.note())
+    elif not the_plan.backend.is_local:  # one backend named: a missing key also says how to try it offline
+        from ._routing import check_key
+
+        check_key(the_plan.backend, run.get("key"))
     opts = RunOptions(
         key=run.get("key"),
         out_dir=Path(run["out_dir"]).expanduser() if run.get("out_dir") else None,

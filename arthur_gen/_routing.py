@@ -36,7 +36,17 @@ if TYPE_CHECKING:
 
     Request = ImageRequest | VideoRequest
 
-__all__ = ["AUTO", "Option", "Route", "backend_status", "preference", "route"]
+__all__ = [
+    "AUTO",
+    "Option",
+    "Route",
+    "backend_status",
+    "check_key",
+    "default_route",
+    "preference",
+    "route",
+    "route_table",
+]
 
 AUTO = "auto"
 BackendSpec = str | Sequence[str] | None
@@ -271,6 +281,14 @@ def backend_status(backend: Backend, key: str | Secret | None = None) -> Availab
     except NeedsKeyError as exc:
         return Availability.no(_MISSING_KEY, str(exc))
     return availability
+
+
+def check_key(backend: Backend, key: str | Secret | None) -> None:
+    """Raise :class:`NeedsKeyError` (with how to try the backend offline) when its key is missing."""
+    status = backend_status(backend, key)
+    if status.reason == _MISSING_KEY:
+        option = Option(backend=backend.id, local=backend.is_local, model=None)
+        raise NeedsKeyError(status.fix + _offline_hint(option))
 
 
 def _consider(
