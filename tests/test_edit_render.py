@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from arthur_gen.errors import InvalidRequestError
 from arthur_gen.media import read_mp4_metadata, write_video
 from arthur_gen.media._audio import decode_audio, integrated_loudness
 from arthur_gen.media._mp4meta import top_level_boxes
@@ -19,6 +20,7 @@ from arthur_gen.media._recipe import (
     Card,
     EditRecipe,
     EditRequest,
+    Fps,
     Gif,
     Logo,
     Music,
@@ -29,7 +31,7 @@ from arthur_gen.media._recipe import (
     Transition,
     Trim,
 )
-from arthur_gen.media._render import render
+from arthur_gen.media._render import plan_render, render
 
 from ._edit_media import make_media, tone
 
@@ -146,6 +148,53 @@ def test_trim_speed_and_fade_through_black(media: dict[str, Path], tmp_path: Pat
     assert len(frames) == 12 + 48  # 1 s at 2x = 0.5 s, then the whole 2 s clip
     levels = [f.mean() for f in frames[6:20]]
     assert min(levels) < 20 < max(levels)  # through black at the join
+
+
+def test_each_join_has_its_own_transition(media: dict[str, Path], tmp_path: Path) -> None:
+    """red -> blue crossfades, blue -> red fades through black: mixed transitions as asked."""
+    recipe = EditRecipe(
+        [
+            Reformat(width=160, height=90),
+            Fps(fps=24),
+            Transition(kind="crossfade", duration=0.5, after=0),
+            Transition(kind="fade", duration=0.5, after=1),
+        ]
+    )
+    inputs = [media["red"], media["blue"], media["red"]]
+    (out, _), *_ = render(EditRequest(inputs=inputs, recipe=recipe), tmp_path)
+    frames = [f[20:70, 40:120].reshape(-1, 3).mean(axis=0) for f in frames_of(out)]
+    assert len(frames) == 3 * 48 - 12  # only the crossfade overlaps
+    r, b = np.array([f[0] for f in frames]), np.array([f[2] for f in frames])
+    blended = (r > 60) & (b > 60)  # both clips at once
+    assert blended[36:48].sum() >= 5 and not blended[:30].any()  # the crossfade at 1.5-2 s
+    join = 2 * 48 - 12  # blue -> red
+    assert not blended[join - 12 : join + 12].any()  # no blend at the second join ...
+    assert (r + b)[join - 3 : join + 3].min() < 60 < (r + b)[join - 12]  # ... it goes through black
+
+
+def test_transitions_are_checked(media: dict[str, Path]) -> None:
+    with pytest.raises(InvalidRequestError, match="two transitions for every join"):
+        EditRecipe([Transition(kind="fade"), Transition(kind="crossfade")])
+    with pytest.raises(InvalidRequestError, match="after=3 names no join"):
+        plan_render(
+            EditRequest(inputs=[media["red"], media["blue"]], recipe=EditRecipe([Transition(after=3)]))
+        )
+
+
+def dominant_hz(samples: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.shape[0])))
+    return float(np.fft.rfftfreq(samples.shape[0], 1 / 48_000)[spectrum.argmax()])
+
+
+@pytest.mark.parametrize("factor", [2.0, 0.5, 3.0])
+def test_speed_keeps_the_pitch(media: dict[str, Path], tmp_path: Path, factor: float) -> None:
+    """A sped-up or slowed clip sounds at its own pitch (atempo), not resampled up or down."""
+    recipe = EditRecipe([Trim(start=0.0, end=1.5), Speed(factor=factor)])
+    (out, _), *_ = render(EditRequest(inputs=[media["red"]], recipe=recipe), tmp_path)
+    audio = decode_audio(out)
+    assert audio.shape[1] == pytest.approx(1.5 / factor * 48_000, rel=0.03)  # as long as the video
+    middle = audio[0, audio.shape[1] // 4 : audio.shape[1] * 3 // 4]
+    assert dominant_hz(middle) == pytest.approx(440, rel=0.03)  # the red clip's 440 Hz tone
 
 
 def test_still_becomes_a_clip_with_zoom_and_cards(media: dict[str, Path], tmp_path: Path) -> None:

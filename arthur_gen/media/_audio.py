@@ -1,21 +1,20 @@
-"""Audio as whole (2, n) float32 arrays at 48 kHz: decode, resample, fades, mixing, loudness.
-
-Loudness is ITU-R BS.1770-4 integrated loudness (K-weighting, 400 ms blocks, absolute and
-relative gates), in LUFS. A minute of stereo audio is 23 MB, so tracks are held whole.
+"""Audio helpers at 48 kHz: decode a file whole (for tests and short clips), resample, and
+loudness: ITU-R BS.1770-4 integrated loudness (K-weighting, 400 ms blocks, absolute and
+relative gates) in LUFS, measured in chunks. The edit's own mix is streamed (``_mixdown``).
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["decode_audio", "fade", "fit_length", "integrated_loudness", "normalize", "resample"]
+__all__ = ["LoudnessMeter", "decode_audio", "integrated_loudness", "limit", "resample"]
 
 RATE = 48_000
 
@@ -63,106 +62,117 @@ def resample(data: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return np.stack([np.interp(x_out, x_in, ch) for ch in data]).astype(np.float32)
 
 
-def fit_length(data: np.ndarray, n: int, *, loop: bool) -> np.ndarray:
-    """``data`` cut or extended (looped, or padded with silence) to ``n`` samples."""
-    import numpy as np
+class LoudnessMeter:
+    """BS.1770-4 integrated loudness of 48 kHz stereo fed in chunks of any size.
 
-    if data.shape[1] >= n:
-        return data[:, :n]
-    if loop and data.shape[1] > 0:
-        reps = math.ceil(n / data.shape[1])
-        return np.tile(data, (1, reps))[:, :n]
-    return np.pad(data, ((0, 0), (0, n - data.shape[1])))
+    K-weighting runs as the standard's two biquads in libavfilter (double precision, with
+    state across chunks); squares are summed per 100 ms, so memory does not grow with length.
+    """
 
-
-def fade(data: np.ndarray, *, fade_in: float = 0.0, fade_out: float = 0.0) -> np.ndarray:
-    """Linear fade in/out (seconds), in place; returns ``data``."""
-    import numpy as np
-
-    n = data.shape[1]
-    a = min(n, int(fade_in * RATE))
-    if a:
-        data[:, :a] *= np.linspace(0.0, 1.0, a, dtype=np.float32)
-    b = min(n, int(fade_out * RATE))
-    if b:
-        data[:, n - b :] *= np.linspace(1.0, 0.0, b, dtype=np.float32)
-    return data
-
-
-def duck_envelope(voice: np.ndarray, *, depth_db: float, window_s: float = 0.1) -> np.ndarray:
-    """A gain curve that is ``depth_db`` down wherever ``voice`` is not silent (smoothed)."""
-    import numpy as np
-
-    n = voice.shape[1]
-    win = max(1, int(window_s * RATE))
-    blocks = math.ceil(n / win)
-    power = np.pad(np.mean(voice**2, axis=0), (0, blocks * win - n)).reshape(blocks, win).mean(axis=1)
-    active = (10 * np.log10(power + 1e-12)) > -45.0
-    held = active | np.roll(active, 1) | np.roll(active, -1)  # hold one block either side
-    gains = np.where(held, np.float32(10 ** (-abs(depth_db) / 20)), np.float32(1.0))
-    curve = np.repeat(gains, win)[:n]
-    kernel = np.ones(win, dtype=np.float32) / win  # smooth the steps: no clicks
-    return np.convolve(np.pad(curve, (win, win), mode="edge"), kernel, mode="same")[win:-win].astype(
-        np.float32
-    )
-
-
-def _k_weighted(data: np.ndarray, rate: int) -> np.ndarray:
-    """The BS.1770 K-weighting (shelf + RLB high-pass) at 48 kHz, applied by its exact response."""
-    import numpy as np
-
-    if rate != RATE:
-        data = resample(data, rate, RATE)
-    n = data.shape[1]
-    # The (smooth) magnitude on a fine fixed grid, interpolated: no complex temporaries of
-    # the track's length, so a long track's loudness costs little memory.
-    grid = np.linspace(0.0, RATE / 2, 1 << 16)
-    z = np.exp(-1j * np.pi * grid / (RATE / 2))
-    response = np.ones_like(z)
-    for b, a in (
+    _STAGES = (
         ((1.53512485958697, -2.69169618940638, 1.19839281085285), (1.0, -1.69065929318241, 0.73248077421585)),
         ((1.0, -2.0, 1.0), (1.0, -1.99004745483398, 0.99007225036621)),
-    ):
-        response *= (b[0] + b[1] * z + b[2] * z**2) / (a[0] + a[1] * z + a[2] * z**2)
-    spectrum = np.fft.rfft(data, axis=1)
-    spectrum *= np.interp(np.fft.rfftfreq(n, 1 / RATE), grid, np.abs(response))
-    return np.fft.irfft(spectrum, n=n, axis=1)
+    )
+    _HOP = RATE // 10
+
+    def __init__(self) -> None:
+        import fractions
+
+        import av.filter
+
+        self.graph = av.filter.Graph()
+        node: Any = self.graph.add_abuffer(
+            format="fltp", sample_rate=RATE, layout="stereo", time_base=fractions.Fraction(1, RATE)
+        )
+        for b, a in self._STAGES:
+            coeffs = ":".join(f"{n}={v!r}" for n, v in zip(("b0", "b1", "b2"), b, strict=True))
+            coeffs += ":" + ":".join(f"{n}={v!r}" for n, v in zip(("a0", "a1", "a2"), a, strict=True))
+            stage = self.graph.add("biquad", f"{coeffs}:precision=f64")
+            node.link_to(stage)
+            node = stage
+        fmt = self.graph.add("aformat", "sample_fmts=dblp:channel_layouts=stereo")
+        sink = self.graph.add("abuffersink")
+        node.link_to(fmt)
+        fmt.link_to(sink)
+        self.graph.configure()
+        self.pts = 0
+        self.sums: list[float] = []  # K-weighted sum of squares (both channels) per 100 ms
+        self._part, self._part_n = 0.0, 0
+        self._ended = False
+
+    def add(self, chunk: np.ndarray) -> None:
+        """Measure (2, n) float32 samples at 48 kHz (mono (1, n) counts as both channels)."""
+        import av
+        import numpy as np
+
+        data = np.ascontiguousarray(np.broadcast_to(chunk, (2, chunk.shape[1])), dtype=np.float32)
+        if data.shape[1] == 0:
+            return
+        frame = av.AudioFrame.from_ndarray(data, format="fltp", layout="stereo")
+        frame.sample_rate = RATE
+        frame.pts = self.pts
+        self.pts += data.shape[1]
+        self.graph.push(frame)
+        self._pull()
+
+    def _pull(self) -> None:
+        import av
+        import numpy as np
+
+        while True:
+            try:
+                out = self.graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return
+            squares = np.square(out.to_ndarray()).sum(axis=0)
+            pos = 0
+            while pos < squares.shape[0]:
+                take = min(self._HOP - self._part_n, squares.shape[0] - pos)
+                self._part += float(squares[pos : pos + take].sum())
+                self._part_n += take
+                pos += take
+                if self._part_n == self._HOP:
+                    self.sums.append(self._part)
+                    self._part, self._part_n = 0.0, 0
+
+    def result(self) -> float:
+        """Integrated loudness in LUFS (``-inf`` for silence or less than 400 ms of audio)."""
+        import numpy as np
+
+        if not self._ended:
+            self._ended = True
+            self.graph.push(None)
+            self._pull()
+        if len(self.sums) < 4:
+            return -math.inf
+        sums = np.asarray(self.sums)
+        power = (sums[:-3] + sums[1:-2] + sums[2:-1] + sums[3:]) / (4 * self._HOP)
+        loud = -0.691 + 10 * np.log10(power + 1e-20)
+        gated = loud > -70.0
+        if not gated.any():
+            return -math.inf
+        relative = -0.691 + 10 * np.log10(np.mean(power[gated])) - 10.0
+        final = gated & (loud > relative)
+        return float(-0.691 + 10 * np.log10(np.mean(power[final])))
 
 
 def integrated_loudness(data: np.ndarray, rate: int = RATE) -> float:
-    """Integrated loudness in LUFS (``-inf`` for silence or less than 400 ms of audio)."""
+    """Integrated loudness in LUFS of (channels, n) audio (``-inf`` for silence or < 400 ms)."""
+    if rate != RATE:
+        data = resample(data, rate, RATE)
+    meter = LoudnessMeter()
+    for start in range(0, data.shape[1], RATE):
+        meter.add(data[:, start : start + RATE])
+    return meter.result()
+
+
+def limit(data: np.ndarray, gain: float = 1.0, peak: float = 0.95) -> np.ndarray:
+    """``data`` times ``gain``, peaks above ``peak`` softly limited (a knee, not clipping)."""
     import numpy as np
 
-    block, hop = int(0.4 * rate), int(0.1 * rate)
-    if data.shape[1] < block:
-        return -math.inf
-    starts = np.arange(0, data.shape[1] - block + 1, hop)
-    power = np.zeros(len(starts))
-    for channel in data:  # one channel at a time: a long track's FFT stays small
-        weighted = _k_weighted(channel[None, :].astype(np.float64), rate)[0]
-        squares = np.concatenate(([0.0], np.cumsum(weighted**2)))
-        del weighted
-        power += (squares[starts + block] - squares[starts]) / block
-        del squares
-    loud = -0.691 + 10 * np.log10(power + 1e-20)
-    gated = loud > -70.0
-    if not gated.any():
-        return -math.inf
-    relative = -0.691 + 10 * np.log10(np.mean(power[gated])) - 10.0
-    final = gated & (loud > relative)
-    return float(-0.691 + 10 * np.log10(np.mean(power[final])))
-
-
-def normalize(data: np.ndarray, target_lufs: float = -14.0, peak: float = 0.95) -> np.ndarray:
-    """``data`` scaled to ``target_lufs`` integrated loudness, peaks softly limited at ``peak``."""
-    import numpy as np
-
-    measured = integrated_loudness(data)
-    if not math.isfinite(measured):
-        return data
-    out = data * np.float32(10 ** ((target_lufs - measured) / 20))
+    out = (data * np.float32(gain)).astype(np.float32)
     over = np.abs(out) > peak
-    if over.any():  # soft knee above the ceiling instead of clipping
+    if over.any():
         excess = np.abs(out[over]) - peak
         out[over] = np.sign(out[over]) * (peak + (1 - peak) * np.tanh(excess / (1 - peak)))
-    return out.astype(np.float32)
+    return out

@@ -89,6 +89,7 @@ class Mp4Encoder:
             self.audio.codec_context.layout = "stereo"
             self.audio.codec_context.bit_rate = 192_000
         self.frames = 0
+        self.audio_samples = 0
         self.width, self.height = width, height
 
     def add(self, rgb: np.ndarray) -> None:
@@ -110,19 +111,19 @@ class Mp4Encoder:
         self.frames += 1
 
     def add_audio(self, samples: np.ndarray) -> None:
-        """Encode a whole (2, n) float32 track at 48 kHz, in AAC-sized chunks."""
+        """Encode (2, n) float32 samples at 48 kHz, following what was added before (so a track
+        can be given whole or in pieces, interleaved with the frames)."""
         import av
         import numpy as np
 
         assert self.audio is not None
         samples = np.ascontiguousarray(samples, dtype=np.float32)
-        pts = 0
         for start in range(0, samples.shape[1], _AUDIO_CHUNK * 16):
             chunk = np.ascontiguousarray(samples[:, start : start + _AUDIO_CHUNK * 16])
             frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
             frame.sample_rate = AUDIO_RATE
-            frame.pts = pts
-            pts += chunk.shape[1]
+            frame.pts = self.audio_samples
+            self.audio_samples += chunk.shape[1]
             for packet in self.audio.encode(frame):
                 self.container.mux(packet)
 

@@ -223,11 +223,16 @@ class Fps(Operation):
 
 @attrs.frozen(kw_only=True)
 class Transition(Operation):
-    """How consecutive clips join: ``cut``, ``crossfade`` or ``fade`` (through black)."""
+    """How consecutive clips join: ``cut``, ``crossfade`` or ``fade`` (through black).
+
+    ``after=i`` sets the join from input ``i`` to input ``i + 1`` only; without it, every
+    other join (cards included). A recipe has one of each.
+    """
 
     op: ClassVar[str] = "transition"
     kind: str = attrs.field(default="crossfade", validator=_choice(TRANSITIONS))
     duration: float = attrs.field(default=0.5, validator=_number(0, 10))
+    after: int | None = attrs.field(default=None, validator=_whole(0, 999, optional=True))
 
 
 @attrs.frozen(kw_only=True)
@@ -419,7 +424,7 @@ OPERATIONS: dict[str, type[Operation]] = {
         Captions, Card, Music, Loudness, Poster, Gif, Custom,
     )
 }  # fmt: skip
-_SINGLE = {"reformat", "fps", "transition", "still", "loudness", "poster", "gif", "music"}
+_SINGLE = {"reformat", "fps", "still", "loudness", "poster", "gif", "music"}
 
 
 def operation_from_dict(data: Mapping[str, Any]) -> Operation:
@@ -464,6 +469,13 @@ class EditRecipe:
             if op.op in _SINGLE and op.op in seen:
                 raise InvalidRequestError(f"the recipe has two {op.op!r} operations; keep one", field=op.op)
             seen.add(op.op)
+        joins = [t.after for t in self.all(Transition)]
+        for after in set(joins):
+            if joins.count(after) > 1:
+                which = "for every join" if after is None else f"with after={after}"
+                raise InvalidRequestError(
+                    f"the recipe has two transitions {which}; keep one", field="transition"
+                )
 
     def first(self, cls: type[Any]) -> Any:
         return next((op for op in self.operations if isinstance(op, cls)), None)

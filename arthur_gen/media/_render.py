@@ -1,5 +1,5 @@
 """The one-pass render: decode -> filter graph (crop/scale/pad/blur) -> timeline -> overlays ->
-encode, streaming one frame at a time. Audio (small) is mixed whole, then normalised.
+encode, streaming one frame at a time; the sound is streamed too (``_mixdown``), interleaved.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import fractions
 import functools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,6 @@ from ._recipe import (
     Fps,
     Gif,
     Logo,
-    Loudness,
     LowerThird,
     Music,
     Poster,
@@ -64,7 +63,8 @@ class RenderPlan:
     mode: str
     color: str
     segments: tuple[Segment, ...]
-    transition: Transition
+    transition: Transition  # the general one
+    joins: tuple[Transition, ...]  # the transition at each junction
     overlaps: tuple[int, ...]  # frames shared with the next segment (crossfade)
     fades: tuple[int, ...]  # frames faded to/from black at each junction (each side)
     frame_counts: tuple[int, ...]
@@ -128,13 +128,27 @@ def plan_render(request: EditRequest) -> RenderPlan:
         piece = Segment(source=None, duration=card.duration, card=card)
         segments.insert(0, piece) if card.where == "intro" else segments.append(piece)
     counts = [max(1, round(s.duration * fps)) for s in segments]
-    transition: Transition = recipe.first(Transition) or Transition(kind="cut", duration=0)
-    overlaps, fades = [], []
+    general = [t for t in recipe.all(Transition) if t.after is None]
+    transition: Transition = general[0] if general else Transition(kind="cut", duration=0)
+    own = {t.after: t for t in recipe.all(Transition) if t.after is not None}
+    for after in own:
+        if after >= len(probes) - 1:
+            raise InvalidRequestError(
+                f"transition after={after} names no join: there are {len(probes)} inputs "
+                f"(joins after 0 to {len(probes) - 2})",
+                field="transition",
+            )
+    inputs_at = [k for k, seg in enumerate(segments) if seg.card is None]  # input i -> segment
+    overlaps, fades, joins = [], [], []
     for i in range(len(segments) - 1):
+        here = transition
+        if i in inputs_at and i + 1 in inputs_at and inputs_at.index(i) + 1 == inputs_at.index(i + 1):
+            here = own.get(inputs_at.index(i), transition)
+        joins.append(here)
         limit = min(counts[i], counts[i + 1]) // 2
-        frames = min(limit, round(transition.duration * fps))
-        overlaps.append(frames if transition.kind == "crossfade" else 0)
-        fades.append(max(1, frames // 2) if transition.kind == "fade" and frames else 0)
+        frames = min(limit, round(here.duration * fps))
+        overlaps.append(frames if here.kind == "crossfade" else 0)
+        fades.append(max(1, frames // 2) if here.kind == "fade" and frames else 0)
     music: Music | None = recipe.first(Music)
     has_audio = music is not None or any(s.source is not None and s.source.has_audio for s in segments)
     plan = RenderPlan(
@@ -145,6 +159,7 @@ def plan_render(request: EditRequest) -> RenderPlan:
         color=reformat.color if reformat else "black",
         segments=tuple(segments),
         transition=transition,
+        joins=tuple(joins),
         overlaps=tuple(overlaps),
         fades=tuple(fades),
         frame_counts=tuple(counts),
@@ -216,7 +231,7 @@ def _graph(frame: Any, plan: RenderPlan) -> Any:
     return graph
 
 
-def _video_frames(seg: Segment, plan: RenderPlan, count: int) -> Iterator[np.ndarray]:
+def _video_frames(seg: Segment, plan: RenderPlan, count: int) -> Generator[np.ndarray, None, None]:
     """``count`` output frames of a video span: frame-rate change and speed by timestamp."""
     import av
 
@@ -337,33 +352,75 @@ def _text(
     )
 
 
-def _timeline(plan: RenderPlan) -> Iterator[np.ndarray]:
-    """Every output frame in order: segments joined by cut, crossfade or fade through black."""
+def _scaled(frame: np.ndarray, weight: float) -> np.ndarray:
+    """``frame`` times ``weight`` (0..1) in 8-bit fixed point: no float copy of a 1080p frame."""
     import numpy as np
 
-    tail: list[np.ndarray] = []
-    last = len(plan.segments) - 1
-    for i, seg in enumerate(plan.segments):
-        count = plan.frame_counts[i]
-        source = _video_frames(seg, plan, count) if seg.still is None and seg.card is None else None
-        frames = source if source is not None else _still_frames(seg, plan, count)
-        keep = plan.overlaps[i] if i < last else 0
-        fade_in = plan.fades[i - 1] if i > 0 else 0
-        fade_out = plan.fades[i] if i < last else 0
-        new_tail: list[np.ndarray] = []
-        for j, frame in enumerate(frames):
-            if j < len(tail):  # crossfade: a blend of the previous clip's tail and this head
-                a = (j + 1) / (len(tail) + 1)
-                frame = (tail[j] * (1 - a) + frame * a).astype(np.uint8)
+    w = round(weight * 256)
+    out = frame.astype(np.uint16)
+    out *= w
+    out >>= 8
+    return out.astype(np.uint8)
+
+
+def _blend(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
+    """``a`` * (1 - weight) + ``b`` * weight, in 8-bit fixed point."""
+    import numpy as np
+
+    w = round(weight * 256)
+    out = a.astype(np.uint16)
+    out *= 256 - w
+    tmp = b.astype(np.uint16)
+    tmp *= w
+    out += tmp
+    out >>= 8
+    return out.astype(np.uint8)
+
+
+def _segment_frames(plan: RenderPlan, i: int) -> Generator[np.ndarray, None, None]:
+    """Segment ``i``'s frames with its own fades through black (to and from its neighbours)."""
+    seg, count, last = plan.segments[i], plan.frame_counts[i], len(plan.segments) - 1
+    frames = _video_frames(seg, plan, count) if seg.still is None and seg.card is None else None
+    fade_in = plan.fades[i - 1] if i > 0 else 0
+    fade_out = plan.fades[i] if i < last else 0
+    try:
+        for j, frame in enumerate(frames if frames is not None else _still_frames(seg, plan, count)):
             if j < fade_in:
-                frame = (frame * ((j + 1) / (fade_in + 1))).astype(np.uint8)
+                frame = _scaled(frame, (j + 1) / (fade_in + 1))
             if count - j <= fade_out:
-                frame = (frame * ((count - j) / (fade_out + 1))).astype(np.uint8)
-            if j >= count - keep:
-                new_tail.append(frame)
-                continue
+                frame = _scaled(frame, (count - j) / (fade_out + 1))
             yield frame
-        tail = new_tail
+    finally:
+        if frames is not None:
+            frames.close()
+
+
+def _timeline(plan: RenderPlan) -> Iterator[np.ndarray]:
+    """Every output frame in order: segments joined by cut, crossfade or fade through black.
+
+    A crossfade decodes both sides at once and blends frame by frame, so no frames are kept.
+    """
+    n = len(plan.segments)
+    current = _segment_frames(plan, 0)
+    done = 0  # frames of the current segment already shown (blended into the previous one)
+    try:
+        for i in range(n):
+            keep = plan.overlaps[i] if i < n - 1 else 0
+            for _ in range(plan.frame_counts[i] - keep - done):
+                yield next(current)
+            if i == n - 1:
+                break
+            following = _segment_frames(plan, i + 1)
+            try:
+                for j in range(keep):
+                    yield _blend(next(current), next(following), (j + 1) / (keep + 1))
+            except BaseException:
+                following.close()
+                raise
+            current.close()
+            current, done = following, keep
+    finally:
+        current.close()
 
 
 # --- overlays -------------------------------------------------------------------------------
@@ -432,51 +489,6 @@ def _custom(frame: Any, t: float, processor: Any, params: dict[str, Any]) -> Non
                 f"expected {frame.shape}"
             )
         frame[...] = out
-
-
-# --- audio ----------------------------------------------------------------------------------
-
-
-def _mix_audio(request: EditRequest, plan: RenderPlan) -> np.ndarray | None:
-    import numpy as np
-
-    from ._audio import decode_audio, duck_envelope, fade, fit_length, normalize, resample
-
-    if not plan.has_audio:
-        return None
-    total = round(plan.duration * RATE)
-    clips = np.zeros((2, total), dtype=np.float32)
-    pos = 0
-    for i, seg in enumerate(plan.segments):
-        n = round(plan.frame_counts[i] / plan.fps * RATE)
-        if seg.source is not None and seg.source.has_audio and seg.still is None:
-            piece = decode_audio(seg.source.path, start=seg.start, end=seg.end)
-            if seg.speed != 1.0:
-                piece = resample(piece, round(RATE * seg.speed), RATE)
-            piece = fit_length(piece, n, loop=False).copy()
-            ov_in = round(plan.overlaps[i - 1] / plan.fps * RATE) if i > 0 else 0
-            ov_out = round(plan.overlaps[i] / plan.fps * RATE) if i < len(plan.overlaps) else 0
-            fd_in = round(plan.fades[i - 1] / plan.fps * RATE) if i > 0 else 0
-            fd_out = round(plan.fades[i] / plan.fps * RATE) if i < len(plan.fades) else 0
-            fade(piece, fade_in=max(ov_in, fd_in) / RATE, fade_out=max(ov_out, fd_out) / RATE)
-            end = min(total, pos + n)
-            clips[:, pos:end] += piece[:, : end - pos]
-        ov = round(plan.overlaps[i] / plan.fps * RATE) if i < len(plan.overlaps) else 0
-        pos += n - ov
-    mix = clips
-    music: Music | None = request.recipe.first(Music)
-    if music is not None:
-        track = decode_audio(music.path, start=music.start, end=music.end)
-        if track.shape[1] == 0:
-            raise InvalidRequestError(f"music={music.path!r} has no audio stream", field="music")
-        track = fit_length(track, total, loop=music.loop).copy()
-        fade(track, fade_in=music.fade_in, fade_out=music.fade_out)
-        track *= np.float32(10 ** (music.volume_db / 20))
-        if music.duck_db > 0 and np.abs(clips).max(initial=0.0) > 1e-4:
-            track *= duck_envelope(clips, depth_db=music.duck_db)[None, :]
-        mix = clips + track
-    loudness: Loudness = request.recipe.first(Loudness) or Loudness()
-    return normalize(mix, loudness.target)
 
 
 # --- extras: poster and GIF -----------------------------------------------------------------
@@ -561,7 +573,13 @@ def render(
 
     plan = plan_render(request)
     overlays = _Overlays(request, plan)
-    audio = _mix_audio(request, plan)
+    audio: Any = None
+    if plan.has_audio:
+        from ._mixdown import Mixdown
+
+        mixdown = Mixdown(request, plan)
+        mixdown.measure()  # a music file without sound fails here, before anything is written
+        audio = mixdown.blocks()
     extras = _Extras(request, plan)
     workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / "edit.mp4"
@@ -576,12 +594,22 @@ def render(
             frame = overlays.apply(frame, k / plan.fps)
             extras.see(k, frame)
             encoder.add(frame)
+            if audio is not None:  # the sound up to the end of this frame: the two interleave
+                due = round((k + 1) / plan.fps * RATE)
+                while encoder.audio_samples < due:
+                    block = next(audio, None)
+                    if block is None:
+                        break
+                    encoder.add_audio(block)
             if progress is not None and (k % 30 == 0 or k == total - 1):
                 progress(k + 1, total)
         if audio is not None:
-            encoder.add_audio(audio)
+            for block in audio:
+                encoder.add_audio(block)
         encoder.close()
     except BaseException:
+        if audio is not None:
+            audio.close()
         encoder.abort()
         out.unlink(missing_ok=True)
         raise
