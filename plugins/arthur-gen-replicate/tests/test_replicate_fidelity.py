@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -270,3 +274,23 @@ def test_emulator_stream_ends_for_a_failed_prediction(emu: Emulator, client: Cli
     with pytest.raises(RuntimeError, match="out of memory"):  # the client raises on "error"
         list(prediction.stream())
     assert time.monotonic() - started < 10
+
+
+# Replicate's own OpenAPI-generated client as the judge of the emulator's answers
+
+STAINLESS = os.environ.get("ARTHUR_GEN_REPLICATE_STAINLESS", "/tmp/stainless")
+PLUGIN_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(
+    not (Path(STAINLESS) / "replicate" / "_client.py").is_file(),
+    reason="replicate-stainless is not installed (pip install --target /tmp/stainless "
+    "replicate-stainless==0.6.0, or set ARTHUR_GEN_REPLICATE_STAINLESS)",
+)
+def test_replicate_stainless_accepts_every_answer() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([STAINLESS, str(PLUGIN_ROOT)])}
+    script = PLUGIN_ROOT / "scripts" / "stainless_check.py"
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 of the emulator's answers failed" in done.stdout
+    assert "models.get (community)" in done.stdout
