@@ -72,3 +72,30 @@ def run(backend: MfluxBackend, ctx_factory: Callable[..., LocalContext]) -> Call
         return output
 
     return go
+
+
+@pytest.fixture(scope="session")
+def tiny_folders(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The tiny random FLUX.2 klein checkpoint in three layouts, built once per session."""
+    from arthur_gen_mflux.tiny import build_tiny_klein, tiny_klein
+
+    with tiny_klein():
+        return build_tiny_klein(tmp_path_factory.mktemp("tiny-klein"))
+
+
+@pytest.fixture
+def tiny(tiny_folders: Any) -> Iterator[Any]:
+    """The tiny checkpoint, with mflux building klein at its sizes and MLX's compile off.
+
+    ``mx.compile`` on the CPU backend compiles its kernels with the C++ compiler on first use
+    (about a minute here), which would dwarf a tiny model's run.
+    """
+    import mlx.core as mx
+    from arthur_gen_mflux.tiny import tiny_klein
+
+    mx.disable_compile()
+    try:
+        with tiny_klein():
+            yield tiny_folders
+    finally:
+        mx.enable_compile()
