@@ -12,7 +12,6 @@ import os
 import shlex
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -175,9 +174,7 @@ def collect(rows: Iterable[Any]) -> list[Entry]:
         main, poster, extras = _pick(row.kind, row.outputs)
         sidecar = None
         if main is not None:
-            from .._outputs import sidecar_path
-
-            side = str(sidecar_path(Path(main.path)))
+            side = main.path + ".json"  # as arthur_gen._outputs.sidecar_path names it
             sidecar = Media(path=side, media_type="application/json", exists=os.path.isfile(side))
         entries.append(
             Entry(
@@ -214,11 +211,49 @@ class Gallery:
     roots: list[str]
 
 
+_COLUMNS = (
+    "id, created_at, kind, backend, model, prompt, request, state, seed, estimate_usd, cost_usd, "
+    "cost_source, parents, outputs, error, out_dir"
+)
+
+
+class _Row:
+    """The columns the gallery reads, JSON decoded only where it is used."""
+
+    __slots__ = (
+        "backend",
+        "cost_source",
+        "cost_usd",
+        "created_at",
+        "error",
+        "estimate_usd",
+        "id",
+        "kind",
+        "model",
+        "out_dir",
+        "outputs",
+        "parents",
+        "prompt",
+        "request",
+        "seed",
+        "state",
+    )  # fmt: skip
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        (self.id, self.created_at, self.kind, self.backend, self.model, self.prompt, request,
+         self.state, self.seed, self.estimate_usd, self.cost_usd, self.cost_source, parents, outputs,
+         self.error, self.out_dir) = values  # fmt: skip
+        self.parents: list[str] = json.loads(parents) if parents != "[]" else []
+        shown = self.kind in GALLERY_KINDS
+        self.outputs: list[dict[str, Any]] = json.loads(outputs) if shown and outputs != "[]" else []
+        self.request: dict[str, Any] = json.loads(request) if self.kind in ("image", "video") else {}
+
+
 def load() -> Gallery:
     """Read every job from the store (one query) into a :class:`Gallery`."""
     from .._store import get_store
 
-    rows = get_store().query("1")
+    rows = [_Row(v) for v in get_store().rows(f"SELECT {_COLUMNS} FROM jobs")]
     entries = collect(rows)
     shown = {e.id for e in entries}
     others = {r.id: f"{r.kind} · {r.backend} · {r.state}" for r in rows if r.id not in shown}
@@ -229,8 +264,5 @@ def output_roots(rows: Iterable[Any]) -> list[str]:
     """The project's output folders (real paths): every job's ``out_dir`` and the configured one."""
     from .._config import load_settings
 
-    roots = {os.path.realpath(os.path.expanduser(str(load_settings().output_dir)))}
-    for row in rows:
-        if row.out_dir:
-            roots.add(os.path.realpath(os.path.expanduser(row.out_dir)))
-    return sorted(roots)
+    folders = {str(load_settings().output_dir)} | {row.out_dir for row in rows if row.out_dir}
+    return sorted({os.path.realpath(os.path.expanduser(folder)) for folder in folders})

@@ -32,11 +32,15 @@ def _e(value: object) -> str:
 def relative_url_for(page_dir: Path) -> UrlFor:
     """``url_for`` for a page written in ``page_dir``: each file by its path relative to it."""
     base = os.path.realpath(page_dir)
+    folders: dict[str, str] = {}  # folder -> its URL relative to the page (outputs share a few)
 
     def url_for(media: Media) -> str | None:
         folder, name = os.path.split(media.path)
-        real = os.path.join(os.path.realpath(folder), name)
-        return quote(Path(os.path.relpath(real, base)).as_posix(), safe="/")
+        prefix = folders.get(folder)
+        if prefix is None:
+            rel = os.path.relpath(os.path.realpath(folder), base).replace(os.sep, "/")
+            prefix = folders[folder] = "" if rel == "." else quote(rel, safe="/") + "/"
+        return prefix + quote(name)
 
     return url_for
 
@@ -129,8 +133,7 @@ def _card(entry: Entry, url_for: UrlFor, shown: set[str], others: dict[str, str]
     meta = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     error = f'<p class="err">{_e(entry.error)}</p>' if entry.error and entry.state != "saved" else ""
     commands = "".join(
-        f'<div class="cmd"><code>{_e(c)}</code><button type="button" class="copy" '
-        f'data-cmd="{_e(c)}">copy</button></div>'
+        f'<div class="cmd"><code>{_e(c)}</code><button type="button" class="copy">copy</button></div>'
         for c in entry.commands
     )
     files = _files(entry, url_for)
@@ -260,7 +263,7 @@ _SCRIPT = """
     if (!button) { return; }
     var done = function () { button.textContent = 'copied'; };
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(button.dataset.cmd).then(done, function () {});
+      navigator.clipboard.writeText(button.previousElementSibling.textContent).then(done, function () {});
     } else {
       var code = button.previousElementSibling, range = document.createRange();
       range.selectNodeContents(code);

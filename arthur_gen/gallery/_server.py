@@ -19,7 +19,6 @@ import re
 import stat
 import threading
 import time
-from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
 
@@ -85,17 +84,26 @@ class _Index:
         gallery = load()
         roots = gallery.roots
         files: dict[str, tuple[str, str]] = {}
+        folders: dict[str, str | None] = {}  # folder -> its /files/<n>/... prefix, None: outside
+
+        def prefix_of(folder: str) -> str | None:
+            real = os.path.realpath(folder)
+            for n, root in enumerate(roots):
+                if _inside(real, [root]):
+                    rel = os.path.relpath(real, root).replace(os.sep, "/")
+                    return f"/files/{n}/" if rel == "." else f"/files/{n}/{rel}/"
+            return None
 
         def url_for(media: Media) -> str | None:
             folder, name = os.path.split(media.path)
-            real = os.path.join(os.path.realpath(folder), name)
-            for n, root in enumerate(roots):
-                if _inside(real, [root]):
-                    rel = os.path.relpath(real, root)
-                    key = f"/files/{n}/{Path(rel).as_posix()}"
-                    files[key] = (media.path, media.media_type)
-                    return quote(key, safe="/")
-            return None
+            if folder not in folders:
+                folders[folder] = prefix_of(folder)
+            prefix = folders[folder]
+            if prefix is None:
+                return None
+            key = prefix + name
+            files[key] = (media.path, media.media_type)
+            return quote(key, safe="/")
 
         page = render_page(gallery, url_for).encode("utf-8")
         with self.lock:
@@ -268,7 +276,7 @@ class GalleryServer:
     def start(self) -> GalleryServer:
         """Serve from a daemon thread; returns self."""
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="arthur-gen-gallery", daemon=True
+            target=self._server.serve_forever, args=(0.1,), name="arthur-gen-gallery", daemon=True
         )
         self._thread.start()
         return self
