@@ -645,7 +645,12 @@ def _add_generate(sub: Any, kind: str) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("prompt", help="what to make, in words")
-    p.add_argument("--backend", "-b", help="backend id, e.g. replicate or mflux (`arthur-gen backends`)")
+    p.add_argument(
+        "--backend",
+        "-b",
+        help="backend id, e.g. replicate or mflux (`arthur-gen backends`); or a preference list "
+        "such as mlx_video,replicate; default: auto, the first that can run it here",
+    )
     p.add_argument("--model", "-m", help="model id of that backend (`arthur-gen models`)")
     p.add_argument("--seed", type=int, action="append", help="repeat for several seeds (one job each)")
     p.add_argument("--negative-prompt", help="what to keep out of the result, where the model supports it")
@@ -698,16 +703,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(sub, "image")
     _add_generate(sub, "video")
 
-    p = sub.add_parser("backends", help="installed backends and whether they can run")
-    p.add_argument("--kind", choices=["image", "video"])
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "backends", help="installed backends, whether they can run, and which one a request goes to"
+    )
+    p.add_argument("--kind", choices=["image", "video"], help="only backends of this kind")
+    p.add_argument("--json", action="store_true", help="print the backends as JSON")
     p.set_defaults(func=_cmd_backends)
 
-    p = sub.add_parser("models", help="models of the installed backends")
-    p.add_argument("--kind", choices=["image", "video"])
-    p.add_argument("--backend", "-b")
+    p = sub.add_parser("models", help="models of the installed backends and whether each runs here")
+    p.add_argument("--kind", choices=["image", "video"], help="only models of this kind")
+    p.add_argument("--backend", "-b", help="only this backend's models")
     p.add_argument("--options", action="store_true", help="list each model's options")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the models as JSON")
     p.set_defaults(func=_cmd_models)
 
     p = sub.add_parser("history", help="past generations, newest first")
@@ -731,8 +738,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_resume)
 
-    p = sub.add_parser("doctor", help="what can run here, and what is missing")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("doctor", help="what can run here, what is missing, where each kind goes and why")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_doctor)
 
     p = sub.add_parser("plugins", help="installed plugins and their hooks")
