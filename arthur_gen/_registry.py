@@ -105,6 +105,8 @@ def _builtin(kind: Kind) -> tuple[dict[str, Backend], dict[str, str]]:
 def _registry(kind: Kind) -> tuple[dict[str, Backend], dict[str, str]]:
     if kind in BUILTIN_BACKENDS:
         return _builtin(kind)
+    if kind not in _HOOKS:  # e.g. publish: publishers, not backends (arthur_gen.publish)
+        return {}, {}
     load_plugins()
     state = _plugin_state()
     cached = _cache.get(kind)
