@@ -84,6 +84,15 @@ def _read_file(path: Path) -> dict[str, Any]:
         fh = path.open("rb")
     except FileNotFoundError:
         return {}
+    except IsADirectoryError:
+        raise ConfigError(
+            f"the config file {path} is a folder; move it away (or set ARTHUR_GEN_HOME elsewhere)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"the config file {path} cannot be read ({exc.strerror or exc}); fix its permissions "
+            f"(chmod u+r {path}) or move it away"
+        ) from None
     import tomllib  # only when there is a file to parse (fast CLI start)
 
     try:
@@ -91,6 +100,13 @@ def _read_file(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix or delete the file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"the config file {path} is not text (not UTF-8 TOML); fix it or move it away "
+            "(arthur-gen then uses its defaults)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"the config file {path} cannot be read ({exc.strerror or exc})") from None
 
 
 def _money(value: Any, where: str) -> float | None:
@@ -234,6 +250,12 @@ def set_config_value(dotted: str, value: Any) -> Path:
         if isinstance(values, dict) and values:
             lines += ["", f"[{_toml_key(name)}]"]
             lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode(), mode=0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, ("\n".join(lines) + "\n").encode(), mode=0o600)
+    except OSError as exc:
+        raise ConfigError(
+            f"the config file {path} cannot be written ({exc.strerror or exc}); make {path.parent} "
+            "writable or set ARTHUR_GEN_HOME to a folder you can write"
+        ) from None
     return path

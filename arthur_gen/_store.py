@@ -21,12 +21,15 @@ from typing import Any
 import attrs
 
 from ._config import data_dir
+from .errors import StoreError
 
 __all__ = ["ACTIVE_STATES", "JobRow", "Store", "get_store", "new_job_id", "owner_token"]
 
 ACTIVE_STATES = ("planned", "submitted", "running", "completed", "uncertain")
 FINAL_STATES = ("saved", "failed", "canceled")
 LEASE_S = 30.0
+#: How long a write waits for another process's write lock before it gives up (seconds).
+LOCK_WAIT_S = 60.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -182,50 +185,112 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: True when the store can only be read (a read-only file, folder or mount): history,
+        #: costs and show work; anything that would record a job raises StoreError.
+        self.read_only = False
         self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._init_schema()
+        _make_folder(path)
+        with self._errors():
+            self._init_schema()
 
     def _init_schema(self) -> None:
         db = self._db()
+        if self.read_only:
+            return
         db.execute("PRAGMA journal_mode=WAL")
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._retry(lambda s=statement: db.execute(s))
 
     def _retry(self, fn: Any) -> Any:
-        for attempt in range(200):
+        end = time.monotonic() + LOCK_WAIT_S
+        attempt = 0
+        while True:
             try:
                 return fn()
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
-                time.sleep(min(0.01 * (attempt + 1), 0.2))
-        return fn()
+                if time.monotonic() >= end:
+                    raise
+                attempt += 1
+                time.sleep(min(0.01 * attempt, 0.2))
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None or getattr(self._local, "pid", None) != os.getpid():
-            db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA busy_timeout=60000")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
+            db = self._connect()
             self._local.db = db
             self._local.pid = os.getpid()
         return db
 
+    def _connect(self) -> sqlite3.Connection:
+        if not self.read_only:
+            db = sqlite3.connect(
+                self.path, timeout=LOCK_WAIT_S, isolation_level=None, check_same_thread=False
+            )
+            try:
+                db.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_S * 1000)}")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.Error as exc:
+                db.close()
+                if not self.path.is_file() or not _cannot_write(exc, self.path):
+                    raise
+                self.read_only = True
+        # Read-only: through SQLite's read-only mode, else (no WAL index can be made beside a
+        # cleanly closed store) as an immutable file.
+        last: sqlite3.Error | None = None
+        for query in ("mode=ro", "immutable=1"):
+            db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?{query}",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.Error as exc:
+                db.close()
+                last = exc
+        assert last is not None
+        raise last
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite's and the file system's errors as one clear StoreError naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if type(exc) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
+                raise  # a programming error (integrity, interface), not a broken store
+            raise StoreError(_problem(self.path, exc, self.read_only)) from None
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction taken at once (BEGIN IMMEDIATE), so read-then-write is atomic."""
-        db = self._db()
-        self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
+        if self.read_only:
+            raise StoreError(_problem(self.path, None, True))
+        with self._errors():
+            db = self._db()
+            self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
         try:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as exc:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the failed statement already ended the transaction
+            if isinstance(exc, sqlite3.Error):
+                with self._errors():
+                    raise
             raise
         else:
-            self._retry(lambda: db.execute("COMMIT"))
+            with self._errors():
+                self._retry(lambda: db.execute("COMMIT"))
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -236,17 +301,20 @@ class Store:
     # reads
 
     def get(self, job_id: str) -> JobRow | None:
-        cur = self._db().execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        values = cur.fetchone()
+        with self._errors():
+            cur = self._db().execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
+            values = cur.fetchone()
         return _row(cur, values) if values else None
 
     def find(self, prefix: str) -> list[JobRow]:
         """Jobs whose id starts with ``prefix`` (ids can be abbreviated like git hashes)."""
-        cur = self._db().execute(
-            "SELECT * FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT 5",
-            (prefix, prefix + "\uffff"),
-        )
-        return [_row(cur, v) for v in cur.fetchall()]
+        with self._errors():
+            cur = self._db().execute(
+                "SELECT * FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT 5",
+                (prefix, prefix + "\uffff"),
+            )
+            values = cur.fetchall()
+        return [_row(cur, v) for v in values]
 
     def query(
         self,
@@ -259,25 +327,26 @@ class Store:
         sql = f"SELECT * FROM jobs WHERE {sql_where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        cur = self._db().execute(sql, tuple(params))
-        return [_row(cur, v) for v in cur.fetchall()]
+        with self._errors():
+            cur = self._db().execute(sql, tuple(params))
+            values = cur.fetchall()
+        return [_row(cur, v) for v in values]
 
     def active_jobs(self) -> list[JobRow]:
         marks = ",".join("?" * len(ACTIVE_STATES))
         return self.query(f"state IN ({marks})", ACTIVE_STATES, order="created_at")
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self._db().execute(sql, tuple(params)).fetchone()
+        with self._errors():
+            row = self._db().execute(sql, tuple(params)).fetchone()
         return row[0] if row else None
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._db().execute(sql, tuple(params)).fetchall()
+        with self._errors():
+            return self._db().execute(sql, tuple(params)).fetchall()
 
     def jobs_with_output(self, sha256: str) -> list[str]:
-        rows = (
-            self._db().execute("SELECT DISTINCT job_id FROM outputs WHERE sha256 = ?", (sha256,)).fetchall()
-        )
-        return [r[0] for r in rows]
+        return [r[0] for r in self.rows("SELECT DISTINCT job_id FROM outputs WHERE sha256 = ?", (sha256,))]
 
     # writes
 
@@ -307,15 +376,16 @@ class Store:
         Other commits are safe against a crash of the process, which is what WAL mode with
         ``synchronous=NORMAL`` gives cheaply.
         """
-        db = self._db()
-        if durable:
-            db.execute("PRAGMA synchronous=FULL")
+        if durable and not self.read_only:
+            with self._errors():
+                self._db().execute("PRAGMA synchronous=FULL")
         try:
             with self._write() as tx:
                 self._update(tx, job_id, expect_owner=expect_owner, **values)
         finally:
-            if durable:
-                db.execute("PRAGMA synchronous=NORMAL")
+            if durable and not self.read_only:
+                with self._errors():
+                    self._db().execute("PRAGMA synchronous=NORMAL")
 
     def _update(
         self, db: sqlite3.Connection, job_id: str, *, expect_owner: str | None = None, **values: Any
@@ -373,6 +443,71 @@ class Store:
 
     def row_from(self, cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> JobRow:
         return _row(cursor, values)
+
+
+def _make_folder(path: Path) -> None:
+    """The store's folder, made if missing; a clear StoreError when it cannot be."""
+    if path.is_dir():
+        raise StoreError(
+            f"the job store {path} is a folder, not a file; move it away (arthur-gen starts a new "
+            "store) or set ARTHUR_GEN_HOME to another folder"
+        )
+    probe = path.parent
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise StoreError(
+            f"the data folder {path.parent} cannot be made: {probe} is a file; move that file away "
+            "or set ARTHUR_GEN_HOME to another folder"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"the data folder {path.parent} cannot be made ({exc.strerror or exc}); make {probe} "
+            "writable or set ARTHUR_GEN_HOME to a folder you can write"
+        ) from None
+
+
+def _cannot_write(exc: sqlite3.Error, path: Path) -> bool:
+    """Whether an open failed because the store (or its folder) cannot be written."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return True
+    return "unable to open" in text and not (
+        os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    )
+
+
+def _problem(path: Path, exc: sqlite3.Error | None, read_only: bool) -> str:
+    """One line: which file, what is wrong with it, how to fix it."""
+    text = str(exc).lower() if exc is not None else ""
+    if exc is None or "readonly" in text:
+        return (
+            f"the job store {path} is read-only, so no job can be recorded (history, costs and show "
+            f"still work); make it writable (chmod u+w {path} {path.parent}) or set ARTHUR_GEN_HOME "
+            "to a folder you can write"
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (
+            f"the job store {path} is damaged ({exc}); arthur-gen left it untouched: move it aside "
+            f"(mv {path} {path}.broken) to start a new store, or restore it from a backup"
+        )
+    if "locked" in text or "busy" in text:
+        return (
+            f"the job store {path} is locked by another process (waited {LOCK_WAIT_S:g} s); try again "
+            "when that process is done"
+        )
+    if "no such table" in text:
+        return f"{path} is not an arthur-gen job store ({exc}); move it aside or set ARTHUR_GEN_HOME"
+    if "full" in text:
+        return f"the disk holding the job store {path} is full; free some space and run again"
+    if "unable to open" in text:
+        return (
+            f"the job store {path} cannot be opened{' read-only' if read_only else ''} ({exc}); check "
+            f"the permissions of {path.parent} or set ARTHUR_GEN_HOME to a folder you can write"
+        )
+    return f"the job store {path} cannot be used ({exc}); check the file and its folder"
 
 
 _stores: dict[Path, Store] = {}

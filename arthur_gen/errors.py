@@ -8,6 +8,7 @@ is also that built-in, so existing ``except ValueError`` clauses keep working::
     ├── UnknownModelError (KeyError)         no such backend or model
     ├── PluginError                          a plugin misbehaved (duplicate ids, bad hook)
     ├── ConfigError (ValueError)             the config file or an env variable is malformed
+    ├── StoreError (OSError)                 the job store is damaged, locked, read-only or unreachable
     ├── BudgetExceededError                  a budget would be exceeded; nothing was sent
     ├── UnknownPriceError                    price unknown and not explicitly allowed
     ├── NeedsKeyError                        an API key is missing; says how to set one
@@ -39,6 +40,7 @@ __all__ = [
     "JobTimeoutError",
     "NeedsKeyError",
     "PluginError",
+    "StoreError",
     "SubmitUncertainError",
     "UnknownModelError",
     "UnknownPriceError",
@@ -71,6 +73,11 @@ class PluginError(ArthurGenError):
 
 class ConfigError(ArthurGenError, ValueError):
     """The config file or an environment variable holds a value that cannot be used."""
+
+
+class StoreError(ArthurGenError, OSError):
+    """The job store cannot be used: damaged, a folder, locked, read-only (for a write) or its
+    folder cannot be created. The message names the file and the fix; the file is left as it is."""
 
 
 class BudgetExceededError(ArthurGenError):
