@@ -62,6 +62,9 @@ def test_flux_pro_takes_no_21_9(emu: Emulator, client: Client, ratio: str) -> No
             model="black-forest-labs/flux-1.1-pro", input={"prompt": "x", "aspect_ratio": ratio}
         )
     assert info.value.status == 422 and "aspect_ratio" in (info.value.detail or "")
+
+
+def test_flux_pro_takes_portrait(emu: Emulator) -> None:
     result = arthur_gen.generate_image("x", backend="replicate", model="flux-1.1-pro", aspect_ratio="9:16")
     with Image.open(result.path) as image:
         assert image.size == (288, 512)
