@@ -1,16 +1,19 @@
-"""The ``mlx_video`` video backend: Wan 2.x on MLX through mlx-video-with-audio, in-process.
+"""The ``mlx_video`` video backend: Wan 2.x and LTX-2 on MLX through mlx-video-with-audio.
 
-One package function does the work::
+One package function per family does the work::
 
     mlx_video.generate_wan.generate_video(model_dir, prompt, negative_prompt, image, width,
         height, num_frames, steps, guide_scale, shift, seed, output_path, scheduler, loras,
         tiling, ...)
+    mlx_video.generate_av.generate_video_with_audio(model_repo, text_encoder_repo, prompt,
+        height, width, num_frames, seed, fps, output_path, image, image_strength, tiling,
+        no_audio, ...)                                            # LTX-2: video and sound
 
-It runs on the backend's one MLX worker thread with its globals rebound (``_bridge``): progress
-and cancel per denoising step, warm models, downloads off, and the frames handed back instead
-of saved. The backend checks them against the request (count, fps), trims, and writes the
-MP4 with ``arthur_gen.media.write_video`` (metadata embedded). Nothing heavy is imported at
-module level.
+It runs on the backend's one MLX worker thread with its globals rebound (``_bridge``,
+``_bridge_ltx``): progress and cancel per denoising step, warm models, downloads off, and the
+frames (and LTX-2's sound) handed back instead of saved. The backend checks them against the
+request (count, fps), trims, and writes the MP4 with ``arthur_gen.media.write_video`` (PyAV:
+H.264, AAC sound, metadata embedded). Nothing heavy is imported at module level.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from arthur_gen.errors import (
 
 from . import _weights
 from ._bridge import Capture, Slot, Steps, WarmCache, bridged
+from ._bridge_ltx import TEXT_ENCODER_MODULE, AudioCapture, StagedSteps, bridged_ltx
 from ._catalog import CATALOG, DEFAULT_MODEL, Entry, entry_for, frames_for, model_info
 
 __all__ = [
@@ -73,6 +77,7 @@ LINUX_INSTALL = (
 CACHE_SIZE_ENV = "ARTHUR_GEN_MLX_VIDEO_CACHE_SIZE"
 MAX_SEED = 2**32 - 1  # mlx_video seeds numpy too, which takes 32-bit seeds
 MAX_LORA_SCALE = 4.0
+LTX2_STEPS = 11  # the unified LTX-2 checkpoint's fixed schedule: 8 steps at half size + 3 at full
 _URL = re.compile(r"^(https?://|data:)", re.IGNORECASE)
 
 Request = ImageRequest | VideoRequest
@@ -127,7 +132,16 @@ class Plan:
     entry: Entry
     folder: Path
     model_path: str | None
-    kwargs: Mapping[str, Any]  # generate_video's, except model_dir and output_path
+    kwargs: Mapping[str, Any]  # the function's, except the weights folders and output_path
+    text_folder: Path | None = None  # LTX-2: the Gemma 3 text encoder folder
+
+    @property
+    def fps(self) -> int:
+        return int(self.kwargs.get("fps", self.entry.fps))
+
+    @property
+    def audio(self) -> bool:
+        return self.entry.audio and not self.kwargs.get("no_audio", False)
 
     @property
     def num_frames(self) -> int:
@@ -135,6 +149,8 @@ class Plan:
 
     @property
     def cache_key(self) -> tuple[Any, ...]:
+        if self.text_folder is not None:
+            return (str(self.folder), str(self.text_folder))
         return (str(self.folder), repr(self.kwargs.get("loras")))
 
     def metadata(self) -> dict[str, Any]:
@@ -142,30 +158,35 @@ class Plan:
         kw = dict(self.kwargs)
         kw.pop("prompt", None)
         kw["loras"] = [list(pair) for pair in kw.get("loras") or []] or None
+        folders: dict[str, Any] = {"model_dir": str(self.folder), "model_path": self.model_path}
+        if self.text_folder is not None:
+            folders = {"model_repo": str(self.folder), "text_encoder_repo": str(self.text_folder)}
         return {
             "mlx_video_function": self.entry.function.replace(":", "."),
             "mlx_video_version": _installed_version(DISTRIBUTION),
             "mlx_version": _installed_version("mlx"),
-            "model_dir": str(self.folder),
-            "model_path": self.model_path,
+            **folders,
             **kw,
-            "fps": self.entry.fps,
+            "fps": self.fps,
         }
 
 
-def _model_path(entry: Entry, value: Any) -> str | None:
+def _model_path(entry: Entry, value: Any, field: str = "options.model_path") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise _bad(entry, "options.model_path", value, "must be a folder of converted weights")
+        raise _bad(entry, field, value, "must be a folder of converted weights")
     path = Path(value).expanduser()
     if not path.is_dir():
-        raise _bad(
-            entry,
-            "options.model_path",
-            value,
-            f"no such folder; make one with {_weights.conversion_command(entry, path)}",
-        )
+        if entry.family == "ltx2":
+            fix = (
+                _weights.ltx_model_command(path)
+                if field == "options.model_path"
+                else _weights.ltx_text_encoder_command(entry, path)
+            )
+        else:
+            fix = _weights.conversion_command(entry, path)
+        raise _bad(entry, field, value, f"no such folder; make one with {fix}")
     return str(path.absolute())
 
 
@@ -216,6 +237,14 @@ def plan_request(entry: Entry, request: VideoRequest) -> Plan:
     options = request.options
     if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
         raise _bad(entry, "seed", request.seed, f"from 0 to {MAX_SEED}")
+    if entry.family == "ltx2" and (request.negative_prompt or request.steps is not None):
+        field = "negative_prompt" if request.negative_prompt else "steps"
+        raise _bad(
+            entry,
+            field,
+            request.negative_prompt or request.steps,
+            "the unified LTX-2 checkpoint runs a fixed distilled schedule (8 + 3 steps) without guidance",
+        )
     image = request.first_frame
     if image is not None:
         if _URL.match(image):
@@ -262,11 +291,40 @@ def plan_request(entry: Entry, request: VideoRequest) -> Plan:
             )
     else:
         seconds = request.duration if request.duration is not None else entry.default_duration
-        num_frames = frames_for(seconds, entry.fps, entry.frame_step)
-    if request.fps is not None and request.fps != entry.fps:
-        raise _bad(entry, "fps", request.fps, f"this model renders {entry.fps} fps only")
+        num_frames = frames_for(seconds, request.fps or entry.fps, entry.frame_step)
+    fps_allowed = entry.fps_choices or (entry.fps,)
+    if request.fps is not None and request.fps not in fps_allowed:
+        if len(fps_allowed) == 1:
+            raise _bad(entry, "fps", request.fps, f"this model renders {entry.fps} fps only")
+        raise _bad(entry, "fps", request.fps, f"one of {', '.join(map(str, fps_allowed))}")
+    if num_frames > entry.max_frames:
+        raise _bad(entry, "duration", request.duration, f"at most {entry.max_frames} frames")
 
     model_path = _model_path(entry, options.get("model_path"))
+    if entry.family == "ltx2":
+        fps = request.fps if request.fps is not None else entry.fps
+        text_path = _model_path(entry, options.get("text_encoder_path"), "options.text_encoder_path")
+        ltx_kwargs: dict[str, Any] = {
+            "prompt": request.prompt,
+            "height": height,
+            "width": width,
+            "num_frames": num_frames,
+            "seed": request.seed if request.seed is not None else 0,
+            "fps": fps,
+            "image": image,  # None: text-to-video
+            "image_strength": float(options.get("image_strength", 1.0)),
+            "image_frame_idx": 0,
+            "tiling": options.get("tiling", "auto"),
+            "no_audio": not options.get("audio", True),
+            "verbose": False,
+        }
+        return Plan(
+            entry=entry,
+            folder=_weights.folder_for(entry, model_path),
+            model_path=model_path,
+            kwargs=ltx_kwargs,
+            text_folder=_weights.text_encoder_folder_for(entry, text_path),
+        )
     kwargs: dict[str, Any] = {
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt,  # None: the model's own negative prompt
@@ -300,14 +358,14 @@ def _trimmed(frames: Any, plan: Plan) -> Any:
 
 
 class MlxVideoBackend(LocalBackend, VideoBackend):
-    """Wan 2.x videos on MLX in this process: warm models, progress, cancel, one MLX thread.
+    """Wan 2.x and LTX-2 videos on MLX in this process: warm models, progress, cancel, one MLX thread.
 
     ``cache_size`` is how many weight folders to keep loaded (default:
     ``ARTHUR_GEN_MLX_VIDEO_CACHE_SIZE``, else 1; 0 frees everything after each call).
     """
 
     id: ClassVar[str] = "mlx_video"
-    display_name: ClassVar[str] = "mlx-video (Wan on MLX, local)"
+    display_name: ClassVar[str] = "mlx-video (Wan, LTX-2 with sound; MLX, local)"
     max_concurrency: ClassVar[int] = 1  # one video fills the machine's memory
 
     def __init__(self, *, cache_size: int | None = None) -> None:
@@ -369,26 +427,47 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
             return Availability(True, "runs on MLX's CPU backend here: works, but hours per real video")
         return Availability.yes()
 
-    def _folder_availability(self, entry: Entry, folder: Path, key: tuple[Any, ...] | None) -> Availability:
-        if key is not None and key in self._cache.loaded():
-            return Availability.yes()  # warm: its transformer is loaded
-        error = _weights.missing_weights_error(entry, folder)
+    def _missing(self, plan: Plan) -> BackendUnavailableError | None:
+        if plan.text_folder is not None:
+            return _weights.ltx_missing_error(plan.entry, plan.folder, plan.text_folder, audio=plan.audio)
+        return _weights.missing_weights_error(plan.entry, plan.folder)
+
+    def _memory_need(self, plan: Plan) -> float:
+        if plan.text_folder is not None:
+            return _weights.ltx_memory_need_gb(
+                plan.entry, plan.folder, plan.text_folder, warm=self._cache.size > 0
+            )
+        return _weights.memory_need_gb(plan.entry, plan.folder)
+
+    def _plan_availability(self, plan: Plan) -> Availability:
+        if plan.cache_key in self._cache.loaded():
+            return Availability.yes()  # warm: its models are loaded
+        error = self._missing(plan)
         if error is not None:
             return Availability.no(str(error))
-        refusal = _weights.memory_refusal(entry, folder)
+        if plan.text_folder is not None:
+            refusal = _weights.ltx_memory_refusal(
+                plan.entry, plan.folder, plan.text_folder, warm=self._cache.size > 0
+            )
+        else:
+            refusal = _weights.memory_refusal(plan.entry, plan.folder)
         if refusal is not None:
             return Availability.no(refusal)
         return Availability.yes()
 
+    def _default_plan(self, entry: Entry) -> Plan:
+        text = _weights.text_encoder_folder_for(entry, None) if entry.family == "ltx2" else None
+        return Plan(
+            entry=entry, folder=_weights.folder_for(entry, None), model_path=None, kwargs={}, text_folder=text
+        )
+
     def model_availability(self, model: ModelInfo) -> Availability:
-        """Weights converted and present, tokenizer cached, memory enough (what doctor shows)."""
-        entry = self._entry(model)
-        return self._folder_availability(entry, _weights.folder_for(entry, None), None)
+        """Weights present (converted, tokenizer cached; LTX-2: text encoder too), memory enough."""
+        return self._plan_availability(self._default_plan(self._entry(model)))
 
     def request_availability(self, request: Request, model: ModelInfo) -> Availability:
-        """Like :meth:`model_availability` for this request's weights folder (``model_path``)."""
-        plan = self._plan(request, model)
-        return self._folder_availability(plan.entry, plan.folder, plan.cache_key)
+        """Like :meth:`model_availability` for this request's weights folders (``model_path``)."""
+        return self._plan_availability(self._plan(request, model))
 
     def model_version(self, model: ModelInfo) -> str:
         entry = self._entry(model)
@@ -406,12 +485,16 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
 
     def describe_request(self, request: Request, model: ModelInfo) -> Mapping[str, Any]:
         plan = self._plan(request, model)
-        missing = _weights.missing_weights_error(plan.entry, plan.folder)
+        missing = self._missing(plan)
+        folders = {"model_dir": str(plan.folder)}
+        if plan.text_folder is not None:
+            folders = {"model_repo": str(plan.folder), "text_encoder_repo": str(plan.text_folder)}
         return {
             "function": plan.entry.function.replace(":", "."),
-            "kwargs": {**plan.kwargs, "model_dir": str(plan.folder)},
-            "seconds": round(plan.num_frames / plan.entry.fps, 3),
-            "memory_gb": _weights.memory_need_gb(plan.entry, plan.folder),
+            "kwargs": {**plan.kwargs, **folders},
+            "seconds": round(plan.num_frames / plan.fps, 3),
+            "audio": plan.audio,
+            "memory_gb": self._memory_need(plan),
             "warm": plan.cache_key in self._cache.loaded(),
             "weights": "present" if missing is None else str(missing),
         }
@@ -421,9 +504,11 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
     def generate(self, request: Request, model: ModelInfo, ctx: LocalContext) -> Sequence[LocalOutput]:
         plan = self._plan(request, model)
         ctx.check_cancelled()
-        available = self._folder_availability(plan.entry, plan.folder, plan.cache_key)
+        available = self._plan_availability(plan)
         if not available.ok:  # before anything loads: no download, no kernel-killed process
             raise BackendUnavailableError(available.reason)
+        if plan.text_folder is not None:
+            return self._generate_ltx2(plan, ctx)
         started = time.perf_counter()
         capture, warm, steps = self._worker.run(
             lambda: self._run_on_worker(plan, ctx), cancel=ctx.cancel_event
@@ -493,6 +578,108 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
             raise GenerationError(f"mlx_video returned no frames for {plan.entry.id}")
         ctx.progress(steps.total, steps.total)  # decoded
         return capture, warm, steps
+
+    def _generate_ltx2(self, plan: Plan, ctx: LocalContext) -> Sequence[LocalOutput]:
+        """LTX-2: frames and sound from the package, one MP4 (H.264 + AAC) from write_video."""
+        started = time.perf_counter()
+        frames, audio, warm, steps = self._worker.run(
+            lambda: self._run_ltx2_on_worker(plan, ctx), cancel=ctx.cancel_event
+        )
+        generate_s = time.perf_counter() - started
+        decoded = int(frames.shape[0])
+        frames = _trimmed(frames, plan)
+        metadata = plan.metadata()
+        metadata.update(
+            {
+                "frames": int(frames.shape[0]),
+                "frames_decoded": decoded,
+                "warm": warm,
+                "steps_run": steps.done,
+                "generate_s": round(generate_s, 3),
+                "audio": None,
+            }
+        )
+        track = None
+        if plan.audio:
+            if audio.samples is None or audio.sample_rate is None:
+                raise GenerationError(f"mlx_video returned no sound track for {plan.entry.id}")
+            track = (audio.samples, audio.sample_rate)
+            metadata["audio"] = {
+                "sample_rate": audio.sample_rate,
+                "channels": int(audio.samples.shape[0]) if audio.samples.ndim == 2 else 1,
+                "seconds": round(int(audio.samples.shape[-1]) / audio.sample_rate, 3),
+            }
+        from arthur_gen.media import write_video
+
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        path = ctx.workdir / f"mlx_video-{plan.entry.id}-{plan.kwargs['seed']}.mp4"
+        write_video(iter(frames), path, fps=plan.fps, metadata=metadata, audio=track)
+        return [LocalOutput(path=path, seed=plan.kwargs["seed"], media_type="video/mp4", metadata=metadata)]
+
+    def _run_ltx2_on_worker(
+        self, plan: Plan, ctx: LocalContext
+    ) -> tuple[Any, AudioCapture, bool, StagedSteps]:
+        import shutil
+        import tempfile
+
+        try:
+            module = importlib.import_module("mlx_video.generate_av")  # imports mlx: the heavy part
+            importlib.import_module(TEXT_ENCODER_MODULE)
+        except ImportError as exc:
+            fix = MAC_INSTALL if sys.platform == "darwin" else LINUX_INSTALL
+            raise BackendUnavailableError(
+                f"mlx_video cannot be imported here ({exc}); install it: {fix}"
+            ) from exc
+        assert plan.text_folder is not None
+        slot, warm = self._cache.slot(plan.cache_key)
+        ctx.check_cancelled()
+        # the package writes a throwaway silent MP4 with OpenCV before handing the frames back
+        scratch = Path(
+            tempfile.mkdtemp(prefix=".mlx-video-", dir=ctx.workdir if ctx.workdir.is_dir() else None)
+        )
+        output = scratch / "package.mp4"
+        output.with_suffix(".temp.mp4").touch()  # so its rename/unlink works when OpenCV writes nothing
+        try:
+            with bridged_ltx(module, ctx, slot, planned_steps=LTX2_STEPS, model_dir=plan.folder) as (
+                steps,
+                audio,
+            ):
+                frames, _ = module.generate_video_with_audio(
+                    model_repo=str(plan.folder),
+                    text_encoder_repo=str(plan.text_folder),
+                    output_path=str(output),
+                    **plan.kwargs,
+                )
+        except (JobCanceledError, KeyboardInterrupt, BackendUnavailableError):
+            raise
+        except Exception as exc:
+            hint = ""
+            if isinstance(exc, MemoryError) or "malloc" in str(exc).lower():
+                hint = (
+                    " (out of memory: try a smaller size, fewer frames or options={'tiling': 'aggressive'})"
+                )
+            raise GenerationError(
+                f"mlx_video failed on {plan.entry.id}: {type(exc).__name__}: {exc}{hint}"
+            ) from exc
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            if self._cache.peek(plan.cache_key) is None:  # cache size 0: free now
+                _release_slot(slot)
+        if frames is None:
+            raise GenerationError(
+                f"mlx_video returned no frames for {plan.entry.id} (its OpenCV video writer failed)"
+            )
+        ctx.progress(steps.total, steps.total)  # decoded
+        return frames, audio, warm, steps
+
+    def load_counts(self) -> dict[str, int]:
+        """How many times each part was really loaded, over the warm slots (for tests, bench)."""
+        counts: dict[str, int] = {}
+        for key in self._cache.loaded():
+            slot = self._cache.peek(key)
+            for name, count in slot.loads_by_name.items() if slot is not None else ():
+                counts[name] = counts.get(name, 0) + count
+        return counts
 
     # -- memory ---------------------------------------------------------------------------
 

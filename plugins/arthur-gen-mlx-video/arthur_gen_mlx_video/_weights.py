@@ -190,3 +190,176 @@ def memory_refusal(entry: Entry, folder: Path) -> str | None:
         f"a smaller model (wan2.1-t2v-1.3b), the cloud (backend='replicate'), or set "
         f"{IGNORE_MEMORY_ENV}=1 to try anyway"
     )
+
+
+# -- LTX-2 (generate_av): a unified MLX folder and a Gemma 3 text encoder folder --------------
+
+LTX_UPSAMPLER_REPO = "Lightricks/LTX-2"
+LTX_UPSAMPLER_FILE = "ltx-2-spatial-upscaler-x2-1.0.safetensors"
+LTX_UPSAMPLER_GB = 1.0
+_LTX_PARTS = ("transformer", "connector", "vae_decoder", "audio_vae", "vocoder", "upsampler")
+
+
+def text_encoder_folder_for(entry: Entry, text_encoder_path: str | None) -> Path:
+    """The Gemma folder of one LTX-2 call: the ``text_encoder_path`` option, else the catalog's."""
+    if text_encoder_path is not None:
+        return Path(text_encoder_path)
+    return models_root() / (entry.text_encoder_folder or "gemma-3-12b-it-bf16")
+
+
+def safetensors_prefixes(path: Path) -> set[str]:
+    """The first dotted component of every tensor name in a .safetensors file (header only)."""
+    import json
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > 256 * 1024 * 1024:
+                return set()
+            header = json.loads(f.read(size))
+    except (OSError, ValueError, struct.error):
+        return set()
+    return {name.split(".", 1)[0] for name in header if name != "__metadata__"}
+
+
+def ltx_parts(folder: Path) -> set[str]:
+    """Which LTX-2 parts a unified folder holds (single ``model.safetensors`` or split files)."""
+    single = folder / "model.safetensors"
+    if single.is_file():
+        found = safetensors_prefixes(single)
+        if "text_embedding_projection" in found:  # connector weights stored without the prefix
+            found.add("connector")
+        return found & set(_LTX_PARTS)
+    return {part for part in _LTX_PARTS if (folder / f"{part}.safetensors").is_file()}
+
+
+def ltx_upsampler_cached() -> bool:
+    repo = hf_hub_cache() / f"models--{LTX_UPSAMPLER_REPO.replace('/', '--')}"
+    try:
+        revision = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    return (repo / "snapshots" / revision / LTX_UPSAMPLER_FILE).is_file()
+
+
+def _looks_like_text_config(folder: Path) -> bool:
+    import json
+
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(config, dict):
+        return False
+    if isinstance(config.get("text_config"), dict) or str(config.get("model_type", "")).startswith("gemma"):
+        return True
+    return {"hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads"} <= set(config)
+
+
+def ltx_model_command(folder: Path) -> str:
+    return (
+        f"hf download notapalindrome/ltx2-mlx-av --local-dir {shlex.quote(str(folder))} "
+        f"(or convert the original: python -m mlx_video.convert --hf-path Lightricks/LTX-2 "
+        f"--mlx-path {shlex.quote(str(folder))})"
+    )
+
+
+def ltx_text_encoder_command(entry: Entry, folder: Path) -> str:
+    return f"hf download {entry.text_encoder_repo} --local-dir {shlex.quote(str(folder))}"
+
+
+def ltx_missing_error(
+    entry: Entry, folder: Path, text_folder: Path, *, audio: bool = True
+) -> BackendUnavailableError | None:
+    """Why this LTX-2 call would need the network (or would run on random weights), or None.
+
+    The package downloads whatever it cannot find (the model, the Gemma encoder, the spatial
+    upsampler) and silently leaves a part random when its weights are absent from a unified
+    file (the audio decoder, the vocoder, the text connectors): both are refused here.
+    """
+    fix = (
+        f"or pass options={{'model_path': 'FOLDER'}} (CLI: -o model_path=FOLDER), or set {MODELS_ENV} "
+        f"to the folder holding {entry.folder}/."
+    )
+    if not (folder / "config.json").is_file() or not (
+        (folder / "model.safetensors").is_file() or (folder / "transformer.safetensors").is_file()
+    ):
+        return BackendUnavailableError(
+            f"mlx_video model {entry.id!r} needs the unified MLX LTX-2 weights in {folder} "
+            f"(config.json and model.safetensors; about {entry.weights_gb:g} GB). arthur-gen never "
+            f"lets mlx_video download them. Fetch them with: {ltx_model_command(folder)}; {fix}"
+        )
+    parts = ltx_parts(folder)
+    needed = {"transformer", "connector", "vae_decoder"} | ({"audio_vae", "vocoder"} if audio else set())
+    absent = sorted(needed - parts)
+    if absent:
+        return BackendUnavailableError(
+            f"the LTX-2 weights in {folder} lack {', '.join(absent)}: mlx_video would run those "
+            f"parts on random weights. Use the full unified checkpoint: {ltx_model_command(folder)}"
+        )
+    if "upsampler" not in parts and not ltx_upsampler_cached():
+        return BackendUnavailableError(
+            f"the LTX-2 weights in {folder} have no spatial upsampler and mlx_video would download "
+            f"it (about {LTX_UPSAMPLER_GB:g} GB); downloads are off. Fetch it once with: "
+            f"hf download {LTX_UPSAMPLER_REPO} {LTX_UPSAMPLER_FILE}"
+        )
+    command = ltx_text_encoder_command(entry, text_folder)
+    if not _looks_like_text_config(text_folder) or not any(text_folder.glob("*.safetensors")):
+        return BackendUnavailableError(
+            f"mlx_video model {entry.id!r} needs its Gemma 3 text encoder in {text_folder} "
+            f"(config.json and *.safetensors; about {entry.text_encoder_gb:g} GB). Fetch it with: "
+            f"{command}; or pass options={{'text_encoder_path': 'FOLDER'}}."
+        )
+    tokenizer_files = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
+    if not (folder / "tokenizer").is_dir() and not any((text_folder / n).is_file() for n in tokenizer_files):
+        return BackendUnavailableError(
+            f"the Gemma 3 folder {text_folder} has no tokenizer (tokenizer.json or tokenizer.model). "
+            f"Fetch the full folder with: {command}"
+        )
+    return None
+
+
+def _folder_gb(folder: Path) -> float:
+    return sum(_size_gb(p) for p in folder.glob("*.safetensors"))
+
+
+def ltx_memory_need_gb(entry: Entry, folder: Path, text_folder: Path, *, warm: bool = True) -> float:
+    """Peak memory of one LTX-2 call, from the weight files when present, else the catalog's.
+
+    The package loads the text encoder, frees it, then loads the transformer, upsampler and
+    decoders. Kept warm (the default), both stay loaded: the peak is their sum; with the warm
+    cache off (``ARTHUR_GEN_MLX_VIDEO_CACHE_SIZE=0``) it is the larger one. Plus a margin for
+    activations.
+    """
+    model_gb = _folder_gb(folder) if (folder / "config.json").is_file() else 0.0
+    text_gb = _folder_gb(text_folder) if (text_folder / "config.json").is_file() else 0.0
+    if model_gb <= 0 or text_gb <= 0:
+        if warm:
+            return float(entry.memory_gb)
+        return round(max(entry.weights_gb, entry.text_encoder_gb) * 1.1 + 2.0, 2)
+    peak = model_gb + text_gb if warm else max(model_gb, text_gb)
+    return round(peak * 1.1 + 0.5, 2)
+
+
+def ltx_memory_refusal(entry: Entry, folder: Path, text_folder: Path, *, warm: bool = True) -> str | None:
+    """Why this machine cannot hold the LTX-2 call, or None (also when memory cannot be told)."""
+    if os.environ.get(IGNORE_MEMORY_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+        return None
+    memory = total_memory_gb()
+    need = ltx_memory_need_gb(entry, folder, text_folder, warm=warm)
+    if memory is None or memory >= need:
+        return None
+    hint = ""
+    if warm:
+        cold = ltx_memory_need_gb(entry, folder, text_folder, warm=False)
+        if memory >= cold:
+            hint = (
+                f" Without keeping models warm it needs about {cold:g} GB: set "
+                "ARTHUR_GEN_MLX_VIDEO_CACHE_SIZE=0."
+            )
+    return (
+        f"{entry.id} needs about {need:g} GB of memory (model and text encoder kept loaded) and this "
+        f"machine has {memory:.1f} GB: MLX would be killed by the system.{hint} Or use the cloud "
+        f"(backend='replicate'), or set {IGNORE_MEMORY_ENV}=1 to try anyway"
+    )

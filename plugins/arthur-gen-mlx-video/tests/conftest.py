@@ -52,3 +52,11 @@ def umt5(tmp_path: Path) -> Path:
     from arthur_gen_mlx_video.testing import build_umt5_standin
 
     return build_umt5_standin(tmp_path / "hf-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_ltx(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny random LTX-2 (unified folder, Gemma 3 folder) from mlx_video's own classes."""
+    from arthur_gen_mlx_video.testing_ltx import build_tiny_ltx2
+
+    return build_tiny_ltx2(tmp_path_factory.mktemp("tiny-ltx"))

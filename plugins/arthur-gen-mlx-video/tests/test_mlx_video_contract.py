@@ -67,3 +67,94 @@ def test_convert_wan_is_a_module() -> None:
     import importlib.util
 
     assert importlib.util.find_spec("mlx_video.convert_wan") is not None
+
+
+def test_generate_video_with_audio_signature() -> None:
+    from mlx_video import generate_av
+
+    params = inspect.signature(generate_av.generate_video_with_audio).parameters
+    for name in (
+        "model_repo", "text_encoder_repo", "prompt", "height", "width", "num_frames", "seed", "fps",
+        "output_path", "image", "image_strength", "image_frame_idx", "tiling", "no_audio", "verbose",
+    ):  # fmt: skip
+        assert name in params, name
+
+
+def test_generate_av_globals_the_ltx_bridge_rebinds() -> None:
+    from arthur_gen_mlx_video._backend import LTX2_STEPS
+    from arthur_gen_mlx_video._bridge_ltx import LTX_CACHED_LOADERS
+    from mlx_video import generate_av, utils
+    from mlx_video.models.ltx import text_encoder, upsampler
+    from mlx_video.models.ltx.video_vae import decoder, encoder
+
+    source = inspect.getsource(generate_av.generate_video_with_audio)
+    for needle in (
+        "from mlx_video.models.ltx.text_encoder import LTX2TextEncoder",
+        "text_encoder = LTX2TextEncoder()",
+        'sanitized = load_unified_weights(model_path, "transformer.")',
+        "transformer = LTXModel(config)",
+        "save_audio(audio_np, audio_path, audio_sample_rate)",
+        "mux_video_audio(temp_video_path, audio_path, output_path)",
+        'temp_video_path = output_path.with_suffix(".temp.mp4")',
+        "return video_np, audio_np",
+        "stage1_sigmas = list(DEFAULT_STAGE_1_SIGMAS)",  # the unified checkpoint's fixed schedule
+    ):
+        assert needle in source, needle
+    assert "tqdm(range(total_steps)" in inspect.getsource(generate_av.denoise_av)
+    stages = len(generate_av.DEFAULT_STAGE_1_SIGMAS) - 1 + len(generate_av.DEFAULT_STAGE_2_SIGMAS) - 1
+    assert stages == LTX2_STEPS
+    for name in ("tqdm", "save_audio", "mux_video_audio", "get_model_path", "validate_text_encoder_config"):
+        assert callable(getattr(generate_av, name)), name
+    assert generate_av.get_model_path is utils.get_model_path
+    assert generate_av.load_upsampler is upsampler.load_upsampler
+    assert generate_av.load_vae_decoder is decoder.load_vae_decoder
+    assert generate_av.load_vae_encoder is encoder.load_vae_encoder
+    assert set(LTX_CACHED_LOADERS) <= set(vars(generate_av))
+    params = {
+        "load_upsampler": ["weights_path", "use_unified", "fallback_candidates"],
+        "load_vae_decoder": ["model_path", "timestep_conditioning", "use_unified"],
+        "load_audio_decoder": ["model_path", "use_unified"],
+        "load_vocoder": ["model_path", "use_unified"],
+        "save_audio": ["audio", "path", "sample_rate"],
+        "mux_video_audio": ["video_path", "audio_path", "output_path"],
+        "load_unified_weights": ["model_path", "prefix"],
+    }
+    for name, expected in params.items():
+        assert list(inspect.signature(getattr(generate_av, name)).parameters) == expected, name
+    load = inspect.signature(text_encoder.LTX2TextEncoder.load).parameters
+    assert list(load) == ["self", "model_path", "text_encoder_path", "use_unified"]
+
+
+def test_classes_the_tiny_ltx2_is_built_from() -> None:
+    from arthur_gen_mlx_video.testing_ltx import GEMMA, TINY_EMBEDDED_CONFIG, TRANSFORMER
+    from mlx_video.models.ltx.audio_vae import AudioDecoder
+    from mlx_video.models.ltx.config import LTXModelConfig
+    from mlx_video.models.ltx.text_encoder import Embeddings1DConnector, GemmaFeaturesExtractor
+    from mlx_video.models.ltx.upsampler import LatentUpsampler
+    from mlx_video.models.ltx.video_vae.decoder import LTX2VideoDecoder
+    from mlx_vlm.models.gemma3.config import TextConfig
+
+    assert set(TRANSFORMER) <= set(LTXModelConfig.__dataclass_fields__)
+    assert set(GEMMA) <= set(TextConfig.__dataclass_fields__)
+    assert {"decoder_blocks", "timestep_conditioning"} <= set(inspect.signature(LTX2VideoDecoder).parameters)
+    assert {"ch", "num_res_blocks", "attn_resolutions", "z_channels"} <= set(
+        inspect.signature(AudioDecoder).parameters
+    )
+    assert {"dim", "num_heads", "head_dim", "num_layers"} <= set(
+        inspect.signature(Embeddings1DConnector).parameters
+    )
+    assert {"input_dim", "output_dim"} <= set(inspect.signature(GemmaFeaturesExtractor).parameters)
+    assert "mid_channels" in inspect.signature(LatentUpsampler).parameters
+    from mlx_video import generate_av
+    from mlx_video.models.ltx import text_encoder
+
+    # the embedded_config.json keys the package reads, which size the tiny connectors and vocoder
+    loader = inspect.getsource(text_encoder.LTX2TextEncoder.load) + inspect.getsource(generate_av)
+    for key in (*TINY_EMBEDDED_CONFIG["transformer"], *TINY_EMBEDDED_CONFIG["vocoder"]["vocoder"]):
+        assert f'"{key}"' in loader, key
+
+
+def test_ltx_convert_is_a_module() -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("mlx_video.convert") is not None
