@@ -265,3 +265,18 @@ def test_the_cli_serves_until_ctrl_c(files: dict[str, Path], home: Path) -> None
             proc.wait()
     assert proc.returncode == 0, err.decode()
     assert b"Traceback" not in err and b"Stopped" in out
+
+
+def test_a_page_that_cannot_be_built_is_a_500_with_a_message_not_a_traceback(
+    server: GalleryServer, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from arthur_gen.gallery import _server
+
+    def broken() -> None:
+        raise RuntimeError("the store is gone")
+
+    monkeypatch.setattr(_server, "load", broken)
+    status, _, body = _get(server, "/")
+    assert status == 500 and b"the gallery could not be built: the store is gone" in body
+    err = capfd.readouterr().err
+    assert "the store is gone" in err and "Traceback" not in err

@@ -17,6 +17,7 @@ import http.server
 import os
 import re
 import stat
+import sys
 import threading
 import time
 from typing import Any, BinaryIO
@@ -175,10 +176,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._plain(404, "not found", head=head)
                 return
             self._file(*found, head=head)
-        except (BrokenPipeError, ConnectionResetError):
+        except ConnectionError:
             pass  # the browser stopped reading (a video it no longer needs): nothing to do
         except UnicodeDecodeError:
             self._plain(404, "not found", head=head)
+        except Exception as exc:  # a user sees a message, never a traceback
+            sys.stderr.write(f"arthur-gen gallery: cannot answer {self.path!r}: {exc}\n")
+            self._plain(500, f"the gallery could not be built: {exc}", head=head)
 
     def _page(self, head: bool) -> None:
         body = self.index.build()
@@ -244,6 +248,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A dropped connection is normal (a video the browser stopped loading); say others briefly."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError):
+            sys.stderr.write(f"arthur-gen gallery: a request from {client_address[0]} failed: {exc}\n")
 
 
 class GalleryServer:
