@@ -206,7 +206,11 @@ def generate_image(
     on_progress: Callable[[ProgressEvent], None] | None = None,
     cancel_event: threading.Event | None = None,
 ) -> GeneratedImage:
-    """Generate an image. Returns once the file is on disk; see :class:`GeneratedImage`."""
+    """Generate an image. Returns once the file is on disk; see :class:`GeneratedImage`.
+
+    ``backend``: an id, ``"auto"`` or a preference list (default: the config's, else auto:
+    the first installed backend whose model can run it here, local ones first).
+    """
     arguments = dict(locals())  # first: only the parameters
     from ._results import GeneratedImage
 
@@ -243,7 +247,11 @@ def generate_video(
     on_progress: Callable[[ProgressEvent], None] | None = None,
     cancel_event: threading.Event | None = None,
 ) -> GeneratedVideo:
-    """Generate a video (text-to-video, or image-to-video with ``first_frame``)."""
+    """Generate a video (text-to-video, or image-to-video with ``first_frame``).
+
+    ``backend``: an id, ``"auto"`` or a preference list such as ``["mlx_video", "replicate"]``
+    (default: the config's, else auto). Nothing can run here: an error listing each option.
+    """
     arguments = dict(locals())  # first: only the parameters
     from ._results import GeneratedVideo
 
