@@ -186,6 +186,7 @@ class _ReplicateBackend(RemoteBackend):
 
     def validate(self, request: Request, model: ModelInfo) -> None:
         resolve_base_url()  # a bad REPLICATE_BASE_URL fails before anything is planned
+        self.max_download_bytes  # noqa: B018 - so does a bad ARTHUR_GEN_REPLICATE_MAX_DOWNLOAD_BYTES
         for field, value in request.input_files().items():
             if not is_url(value) and os.path.getsize(value) > _MAX_UPLOAD_BYTES:
                 raise InvalidRequestError(
