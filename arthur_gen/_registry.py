@@ -19,6 +19,7 @@ __all__ = [
     "choose_backend",
     "find_model",
     "get_backend",
+    "no_backend_error",
     "plugin_of",
 ]
 
@@ -152,6 +153,15 @@ def _did_you_mean(wanted: str, candidates: dict[str, str]) -> str:
     return " (did you mean " + " or ".join(repr(i) for i in ids) + "?)"
 
 
+def no_backend_error(kind: Kind) -> UnknownModelError:
+    """No backend of ``kind`` is installed: which plugins make one."""
+    local_plugin = "arthur-gen-mlx-video" if kind is Kind.VIDEO else "arthur-gen-mflux"
+    return UnknownModelError(
+        f"no {kind} backend is installed; install one: `pip install arthur-gen-replicate` "
+        f"(cloud, needs REPLICATE_API_TOKEN) or `pip install {local_plugin}` (local, MLX)"
+    )
+
+
 def choose_backend(kind: Kind, backend_id: str | None) -> Backend:
     """The named backend, else the configured default, else the only (or only local) one."""
     if backend_id:
@@ -161,11 +171,7 @@ def choose_backend(kind: Kind, backend_id: str | None) -> Backend:
         return get_backend(default, kind)
     found = backends(kind)
     if not found:
-        local_plugin = "arthur-gen-mlx-video" if kind is Kind.VIDEO else "arthur-gen-mflux"
-        raise UnknownModelError(
-            f"no {kind} backend is installed; install one: `pip install arthur-gen-replicate` "
-            f"(cloud, needs REPLICATE_API_TOKEN) or `pip install {local_plugin}` (local, MLX)"
-        )
+        raise no_backend_error(kind)
     if len(found) == 1:
         return next(iter(found.values()))
     ready = [b for b in found.values() if b.availability().ok]

@@ -21,7 +21,7 @@ import attrs
 
 from ._backends import Backend
 from ._models import Availability, Kind, ModelInfo
-from ._registry import BUILTIN_BACKENDS, backends, choose_backend, find_model, get_backend
+from ._registry import BUILTIN_BACKENDS, backends, choose_backend, find_model, get_backend, no_backend_error
 from .errors import (
     ArthurGenError,
     BackendUnavailableError,
@@ -346,7 +346,7 @@ def route(
         return backend, find_model(backend, model_id, allow_uncataloged=allow_uncataloged), None
     ordered = _ordered(kind, names)
     if not ordered:
-        choose_backend(kind, None)  # raises: no backend of this kind is installed, how to get one
+        raise no_backend_error(kind)
     options = [_consider(b, model_id, request, key, allow_uncataloged) for b in ordered]
     index = next((i for i, o in enumerate(options) if o.runs), None)
     if index is not None:

@@ -309,3 +309,12 @@ def test_backends_and_doctor_agree(pair: Pair, monkeypatch: Any, capsys: Any) ->
     out = capsys.readouterr().out
     assert "* local-clip" not in out and "* cloud-clip" in out  # weights off, key on
     assert "tiny-wan (not ready)" in out
+
+
+def test_no_backend_installed_says_which_plugins_make_one() -> None:
+    for spec in (None, "auto", ["auto"]):
+        with pytest.raises(UnknownModelError, match=r"no video backend is installed.*arthur-gen-mlx-video"):
+            arthur_gen.plan("video", "w", backend=spec)
+    set_config_value("defaults.video_backend", "auto")
+    with pytest.raises(UnknownModelError, match="no video backend is installed"):
+        arthur_gen.generate_video("w")
