@@ -697,12 +697,33 @@ def _check_file_option(model: ModelInfo, name: str, value: Any) -> None:
         return
     items = value if isinstance(value, list | tuple) else [value]
     for item in items:
-        if isinstance(item, str) and item and not is_url(item) and not os.path.isfile(item):
+        if not isinstance(item, str) or not item or is_url(item):
+            continue
+        if not os.path.isfile(item):
             raise InvalidRequestError(
                 f"options.{name}={item!r} is not a file here (nor an https or data: URL); "
                 f"give the path of an existing file or a URL for {model.id}",
                 field=f"options.{name}",
             )
+        if name != "audio":  # every other file option is an image: check it is one
+            _check_image(f"options.{name}", item)
+
+
+def _check_image(field: str, path: str) -> None:
+    """A local image option must decode (Pillow, when installed) before it is sent and paid for."""
+    problem = "is an empty file" if os.path.getsize(path) == 0 else ""
+    if not problem:
+        try:
+            from PIL import Image
+        except ImportError:  # pragma: no cover - Pillow comes with the edit extra and the emulator
+            return
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except Exception as exc:
+            problem = f"is not an image Pillow can read ({type(exc).__name__})"
+    if problem:
+        raise InvalidRequestError(f"{field}={path!r} {problem}; pass a PNG, JPEG or WebP image", field=field)
 
 
 def _check_video(request: VideoRequest, model: ModelInfo) -> None:

@@ -206,6 +206,21 @@ def test_kontext_edits_an_image_and_keeps_the_lineage(emu: Emulator, tmp_path: P
         assert image.format == "PNG"  # the model's default output format
 
 
+@pytest.mark.parametrize(("content", "message"), [(b"", "empty file"), (b"not an image", "not an image")])
+def test_an_image_option_that_is_not_an_image_is_refused_before_sending(
+    emu: Emulator, tmp_path: Path, content: bytes, message: str
+) -> None:
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(content)
+    with pytest.raises(InvalidRequestError, match=message):
+        arthur_gen.generate_video(
+            "x", backend="replicate", model="veo-3.1", options={"reference_images": [str(fake)]}
+        )
+    with pytest.raises(InvalidRequestError, match=message):
+        arthur_gen.generate_video("x", backend="replicate", options={"subject_reference": str(fake)})
+    assert emu.create_count == 0
+
+
 def test_reference_images_are_uploaded_or_inlined(emu: Emulator, tmp_path: Path) -> None:
     ref = tmp_path / "hero.png"
     Image.new("RGB", (40, 40), (1, 2, 3)).save(ref)
