@@ -79,7 +79,12 @@ def _error_file(path: Path) -> str:
 
 @settings(max_examples=30, deadline=None)
 @given(
-    st.one_of(st.integers(), st.floats(allow_nan=False), st.lists(st.integers(), max_size=3), st.booleans()),
+    st.one_of(
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.lists(st.integers(), max_size=3),
+        st.booleans(),
+    ),
     st.sampled_from(["prompt", "caption", "motion", "id"]),
 )
 def test_a_wrong_type_in_any_text_field_names_it(value: object, field: str) -> None:

@@ -267,6 +267,48 @@ def _done_path(plan: Plan) -> Path | None:
     return None
 
 
+def _publish_memo(video: Path, to: str, meta: Mapping[str, Any]) -> Path:
+    import json
+
+    from .._config import data_dir
+    from .._hashing import input_digest
+
+    what = json.dumps(
+        {"to": to, "meta": dict(meta), "video": input_digest(str(video))}, sort_keys=True, default=str
+    )
+    ident = hashlib.sha256(what.encode()).hexdigest()
+    return data_dir() / "storyboard" / "publications" / f"{ident[:40]}.json"
+
+
+def _published(video: Path, to: str, meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The publication an earlier run made of exactly this video, target and metadata."""
+    import json
+
+    try:
+        found = json.loads(_publish_memo(video, to, meta).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and found.get("state") == "saved" else None
+
+
+def _publish_once(video: Path, to: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Publish ``video``, or return the publication an earlier run already made of it."""
+    import json
+
+    from .._atomic import atomic_write_bytes
+    from ..publish._driver import publish
+
+    earlier = _published(video, to, meta)
+    if earlier is not None:
+        return {**earlier, "cached": True}
+    result = publish(video, to=to, **meta)
+    if result.get("state") == "saved":
+        target = _publish_memo(video, to, meta)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, json.dumps(result, default=str).encode())
+    return result
+
+
 def last_frame_png(video: Path) -> Path:
     """The last frame of ``video`` as a PNG, content-addressed (the same clip gives the same file)."""
     from .._config import data_dir
@@ -296,6 +338,59 @@ def last_frame_png(video: Path) -> Path:
     return target
 
 
+def content_copy(path: Path) -> Path:
+    """``path``'s content under a name made from its digest (the same bytes give the same file).
+
+    A reference image is passed to a model by this name, so a change in the file's content
+    changes the step's request: that step and what depends on it are redone, nothing else.
+    """
+    from .._config import data_dir
+    from .._hashing import input_digest
+
+    try:
+        digest = input_digest(str(path)).removeprefix("sha256:")
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read reference {path}: {exc.strerror or exc}") from None
+    target = data_dir() / "storyboard" / "refs" / f"{digest[:32]}{path.suffix.lower()}"
+    if target.is_file() and target.stat().st_size == path.stat().st_size:
+        return target
+    import os
+    import shutil
+
+    from .._atomic import temp_path_beside
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_beside(target)
+    try:
+        shutil.copyfile(path, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+# Options through which models take a style or character reference image, in preference order.
+_REFERENCE_OPTIONS = ("subject_reference", "reference_images", "reference_image", "image_prompt")
+
+
+def _with_reference(kind: str, args: dict[str, Any], reference: Path | None) -> dict[str, Any]:
+    """``args`` with the board's reference image in the first reference option the model has."""
+    if reference is None:
+        return args
+    import arthur_gen
+
+    model = arthur_gen.plan(kind, **args).model
+    for name in _REFERENCE_OPTIONS:
+        spec = model.option(name)
+        if spec is not None:
+            ref = str(content_copy(reference))
+            args["options"] = {**args.get("options", {}), name: [ref] if spec.type is list else ref}
+            break
+    return args
+
+
 def _fit_seed(kind: str, args: dict[str, Any]) -> dict[str, Any]:
     """Keep the shot's seed only for models that take one (their requests then repeat exactly)."""
     import arthur_gen
@@ -317,6 +412,20 @@ def _once(kind: str, args: dict[str, Any], common: Mapping[str, Any]) -> Any:
     verb = arthur_gen.generate_image if kind == "image" else arthur_gen.generate_video
     result = verb(**args, **common)
     _remember(plan, result.job_id)
+    return result
+
+
+def _edit_once(inputs: Sequence[Any], args: Mapping[str, Any], common: Mapping[str, Any]) -> Any:
+    """The edit step: the very file an earlier run made (so a publication of it stays done)."""
+    import arthur_gen
+
+    from ..media._edit import edit, plan_edit
+
+    row = _memo_job(plan_edit(inputs, **args))
+    if row is not None:
+        return attrs.evolve(arthur_gen.result_of(row.id), cached=True)
+    result = edit(inputs, **args, **common)
+    _remember(plan_edit(inputs, **args), result.job_id)
     return result
 
 
@@ -354,7 +463,8 @@ class Storyboard:
             "seed": self._seed(shot),
             **rest,
         }
-        return _fit_seed("image", {k: v for k, v in args.items() if v is not None})
+        args = _fit_seed("image", {k: v for k, v in args.items() if v is not None})
+        return _with_reference("image", args, self.board.defaults.reference)
 
     def _video_args(self, shot: Shot, first_frame: Any) -> dict[str, Any]:
         backend, model, rest = _stage(self.board.defaults.video)
@@ -370,23 +480,19 @@ class Storyboard:
             **rest,
         }
         args = _fit_seed("video", {k: v for k, v in args.items() if v is not None})
-        ref = self.board.defaults.reference
-        if ref is not None:
-            import arthur_gen
-
-            probe = arthur_gen.plan("video", **args)
-            if probe.model.option("subject_reference") is not None:
-                args["options"] = {**args.get("options", {}), "subject_reference": str(ref)}
-        return args
+        return _with_reference("video", args, self.board.defaults.reference)
 
     def _edit_args(self, output: Any) -> dict[str, Any]:
         from ..media._recipe import Transition
 
         d, b = self.board.defaults, self.board
-        kinds = {s.transition for s in b.shots[:-1] if s.transition} or {d.transition}
-        kind = sorted(kinds)[0] if len(kinds) == 1 else "crossfade"
+        # the default joins everything (cards too); a shot's own transition joins it to the next
+        recipe = [Transition(kind=d.transition)] if d.transition != "cut" else []
+        for i, shot in enumerate(b.shots[:-1]):
+            if shot.transition is not None and shot.transition != d.transition:
+                recipe.append(Transition(kind=shot.transition, after=i))
         return {
-            "recipe": [Transition(kind=kind)] if kind != "cut" else None,
+            "recipe": recipe or None,
             "preset": output.preset,
             "fit": output.fit,
             "logo": b.logo,
@@ -432,22 +538,28 @@ class Storyboard:
             durations.append(float(getattr(vp.request, "duration", None) or shot.duration or 6.0))
             prev_clip = clip
         clips = [f"{s.id}.clip" for s in self.board.shots]
+        edited: dict[str, Path | None] = {}
         for output in self.board.outputs:
             done = False
+            edited[output.name] = None
             if all(c is not None for c in clip_paths):
                 ep = arthur_gen.plan_edit(
                     clip_paths, captions=self._cues(durations), **self._edit_args(output)
                 )
-                done = _done_path(ep) is not None
+                edited[output.name] = _done_path(ep)
+                done = edited[output.name] is not None
             steps.append(
                 Step(shot=None, stage=f"edit:{output.name}", backend="edit", model=output.preset or "as-is",
                      local=True, estimate_usd=0.0, done=done, depends_on=tuple(clips), output=output.name)
             )  # fmt: skip
         for i, target in enumerate(self.board.publish):
             out = str(target.get("output", self.board.outputs[0].name))
+            video = edited.get(out)
+            meta = {k: v for k, v in target.items() if k not in ("to", "output")}
+            done = video is not None and _published(video, str(target["to"]), meta) is not None
             steps.append(
                 Step(shot=None, stage=f"publish:{target['to']}#{i}", backend=str(target["to"]),
-                     model="upload", local=False, estimate_usd=0.0, done=False,
+                     model="upload", local=False, estimate_usd=0.0, done=done,
                      depends_on=(f"edit:{out}",), output=out)
             )  # fmt: skip
         plan = StoryboardPlan(board=self.board, steps=tuple(steps), budget_problem=None)
@@ -522,12 +634,10 @@ class Storyboard:
             except BaseException as exc:
                 emit(StoryEvent(step=name, state="failed", message=str(exc)))
                 raise
-            cost = getattr(result, "cost_usd", None)
-            emit(
-                StoryEvent(
-                    step=name, state="done", cost_usd=cost, cached=bool(getattr(result, "cached", False))
-                )
-            )
+            fields = result if isinstance(result, Mapping) else {}  # a publication is a dict
+            cost = getattr(result, "cost_usd", fields.get("cost_usd"))
+            cached = bool(getattr(result, "cached", fields.get("cached", False)))
+            emit(StoryEvent(step=name, state="done", cost_usd=cost, cached=cached))
             return result
 
         def chain(index: int) -> GeneratedVideo:
@@ -579,23 +689,19 @@ class Storyboard:
         clips = {sid: f.result() for sid, f in futures.items()}
         durations = [self._duration(clips[s.id], s) for s in shots]
         outputs: dict[str, GeneratedVideo] = {}
-        from ..media._edit import edit
-
         cues = self._cues(durations)
         inputs = [clips[s.id] for s in shots]
         for output in self.board.outputs if edits else ():
-            edit_args = self._edit_args(output)
+            edit_args = {**self._edit_args(output), "captions": cues}
             outputs[output.name] = step(
-                f"edit:{output.name}", functools.partial(edit, inputs, captions=cues, **edit_args, **common)
+                f"edit:{output.name}", functools.partial(_edit_once, inputs, edit_args, common)
             )
         publications: list[Mapping[str, Any]] = []
         if publish and edits and self.board.publish:
-            from ..publish._driver import publish as publish_video
-
             for i, target in enumerate(self.board.publish):
                 meta = {k: v for k, v in target.items() if k not in ("to", "output")}
                 video = outputs[str(target.get("output", self.board.outputs[0].name))].paths[0]
-                call = functools.partial(publish_video, video, to=str(target["to"]), **meta)
+                call = functools.partial(_publish_once, video, str(target["to"]), meta)
                 publications.append(step(f"publish:{target['to']}#{i}", call))
         cost = sum((r.cost_usd or 0.0) for r in [*images, *clips.values(), *outputs.values()] if not r.cached)
         return StoryboardRun(
