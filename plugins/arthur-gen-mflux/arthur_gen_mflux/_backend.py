@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import math
@@ -10,7 +11,7 @@ import platform
 import re
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,9 +41,12 @@ from ._catalog import (
     CATALOG,
     DEFAULT_MODEL,
     DEFAULT_STRENGTH,
+    LOW_RAM_CACHE_LIMIT_GB,
     MAX_LORA_SCALE,
+    MAX_REFERENCE_IMAGES,
     MAX_SIZE,
     MIN_SIZE,
+    MIN_TILE_SIZE,
     QUANTIZE_CHOICES,
     SIZE_MULTIPLE,
     Entry,
@@ -149,6 +153,28 @@ def bound_prompt_cache(model: Any, limit: int = PROMPT_CACHE_LIMIT) -> None:
 
 
 @attrs.frozen(kw_only=True)
+class Memory:
+    """The memory options of one call (mflux's --low-ram, --mlx-cache-limit-gb, --vae-tiling)."""
+
+    low_ram: bool = False
+    cache_limit_gb: float | None = None  # None: MLX's default
+    tile_size: int | None = None  # None: no tiling asked (low-RAM may still tile)
+
+    @property
+    def effective_cache_limit_gb(self) -> float | None:
+        if self.cache_limit_gb is None and self.low_ram:
+            return LOW_RAM_CACHE_LIMIT_GB
+        return self.cache_limit_gb
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "low_ram": self.low_ram,
+            "mlx_cache_limit_gb": self.effective_cache_limit_gb,
+            "vae_tile_size": self.tile_size,
+        }
+
+
+@attrs.frozen(kw_only=True)
 class Plan:
     """What one request becomes: the weights to load and the ``generate_image`` arguments."""
 
@@ -157,6 +183,13 @@ class Plan:
     generate_kwargs: Mapping[str, Any]
     strength: float | None
     download: bool
+    memory: Memory = Memory()
+
+    @property
+    def class_path(self) -> str:
+        """The mflux class that runs this plan (the edit class for reference images)."""
+        edit = self.entry.family.edit_class_path
+        return edit if self.key.variant == "edit" and edit else self.entry.family.class_path
 
     @property
     def weights_repo(self) -> str | None:
@@ -176,7 +209,7 @@ class Plan:
         return {
             "mflux_version": _installed_version("mflux"),
             "mlx_version": _installed_version("mlx"),
-            "mflux_class": self.entry.family.class_path,
+            "mflux_class": self.class_path,
             "mflux_config": self.entry.config_key,
             "repo": self.weights_repo,
             "revision": self.weights_revision,
@@ -194,6 +227,8 @@ class Plan:
             "image_path": kw.get("image_path"),
             "image_strength": kw.get("image_strength"),
             "strength": self.strength,
+            "reference_images": list(kw.get("image_paths") or []),
+            **self.memory.metadata(),
         }
 
 
@@ -266,6 +301,73 @@ def _loras(entry: Entry, options: Mapping[str, Any]) -> tuple[tuple[str, ...], t
     return tuple(resolved), tuple(float(s) for s in scales)
 
 
+def _reference_images(entry: Entry, options: Mapping[str, Any], request: ImageRequest) -> list[str]:
+    refs = options.get("reference_images")
+    if refs is None:
+        return []
+    field = "options.reference_images"
+    if entry.family.edit_class_name is None:
+        raise _bad(entry, field, refs, "only FLUX.2 klein models edit with reference images")
+    if isinstance(refs, str):
+        refs = [refs]
+    if not isinstance(refs, list | tuple) or not all(isinstance(r, str) for r in refs):
+        raise _bad(entry, field, refs, "must be a list of image file paths")
+    if not 1 <= len(refs) <= MAX_REFERENCE_IMAGES:
+        raise _bad(entry, field, list(refs), f"give 1 to {MAX_REFERENCE_IMAGES} images")
+    if request.image is not None:
+        raise _bad(
+            entry,
+            "image",
+            request.image,
+            "give either image (image-to-image) or options.reference_images (edit), not both; "
+            "put the image to edit first in reference_images",
+        )
+    if request.strength is not None:
+        raise _bad(entry, "strength", request.strength, "an edit with reference_images takes no strength")
+    resolved = []
+    for raw in refs:
+        if _URL.match(raw):
+            raise _bad(entry, field, raw[:60], "mflux reads local files; download the image first")
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise _bad(entry, field, raw, "no such file")
+        _size_of_image(entry, str(path))  # decodes: a broken file fails here, not after loading
+        resolved.append(str(path.absolute()))
+    return resolved
+
+
+def _memory(entry: Entry, options: Mapping[str, Any]) -> Memory:
+    low_ram = options.get("low_ram", False)
+    if not isinstance(low_ram, bool):
+        raise _bad(entry, "options.low_ram", low_ram, "must be true or false")
+    limit = options.get("mlx_cache_limit_gb")
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 < limit < math.inf
+    ):
+        raise _bad(entry, "options.mlx_cache_limit_gb", limit, "a number of GB above 0")
+    tiling = options.get("vae_tiling", False)
+    if not isinstance(tiling, bool):
+        raise _bad(entry, "options.vae_tiling", tiling, "must be true or false")
+    size = options.get("vae_tile_size")
+    if size is not None:
+        if (
+            isinstance(size, bool)
+            or not isinstance(size, int)
+            or size < MIN_TILE_SIZE
+            or size % SIZE_MULTIPLE
+        ):
+            raise _bad(
+                entry,
+                "options.vae_tile_size",
+                size,
+                f"at least {MIN_TILE_SIZE} and a multiple of {SIZE_MULTIPLE}",
+            )
+        if options.get("vae_tiling") is False:
+            raise _bad(entry, "options.vae_tile_size", size, "implies vae_tiling; drop vae_tiling=false")
+    tile = size if size is not None else (512 if tiling else None)
+    return Memory(low_ram=low_ram, cache_limit_gb=None if limit is None else float(limit), tile_size=tile)
+
+
 def _stamps(paths: Sequence[str]) -> tuple[tuple[int, int], ...]:
     stamps = []
     for path in paths:
@@ -294,6 +396,8 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
     download = options.get("download", False)
     if not isinstance(download, bool):
         raise _bad(entry, "options.download", download, "must be true or false")
+    references = _reference_images(entry, options, request)
+    memory = _memory(entry, options)
 
     if request.image is not None and _URL.match(request.image):
         raise _bad(
@@ -309,6 +413,8 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
         width, height = _size_for_aspect(request.aspect_ratio)
     elif request.image is not None:
         width, height = _size_of_image(entry, request.image)
+    elif references:
+        width, height = _size_of_image(entry, references[0])
     else:
         width, height = 1024, 1024
 
@@ -366,6 +472,8 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
         kwargs["image_strength"] = image_strength
     if negative is not None:
         kwargs["negative_prompt"] = negative
+    if references:
+        kwargs["image_paths"] = references
 
     key = LoadKey(
         model=entry.id,
@@ -374,8 +482,41 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
         lora_paths=lora_paths,
         lora_scales=lora_scales,
         lora_stamps=_stamps(lora_paths),
+        variant="edit" if references else "",
     )
-    return Plan(entry=entry, key=key, generate_kwargs=kwargs, strength=strength, download=download)
+    return Plan(
+        entry=entry, key=key, generate_kwargs=kwargs, strength=strength, download=download, memory=memory
+    )
+
+
+@contextlib.contextmanager
+def _memory_settings(model: Any, memory: Memory) -> Iterator[None]:
+    """Apply one call's memory options to MLX and the (warm) model; restore them after."""
+    limit_gb = memory.effective_cache_limit_gb
+    mx = sys.modules.get("mlx.core") if limit_gb is not None else None
+    previous_limit = None
+    if mx is not None and limit_gb is not None:
+        previous_limit = mx.set_cache_limit(int(limit_gb * 1000**3))  # returns the old limit
+        mx.clear_cache()
+    previous_tiling = getattr(model, "tiling_config", None)
+    tiling = previous_tiling
+    if memory.tile_size is not None or memory.low_ram:
+        from mflux.models.common.vae.tiling_config import TilingConfig
+
+        if memory.tile_size is not None:
+            tiling = TilingConfig(
+                vae_decode_tile_size=memory.tile_size, vae_encode_tile_size=memory.tile_size
+            )
+        elif previous_tiling is None and TilingConfig.may_tile_implicitly(model):
+            tiling = TilingConfig()  # what mflux's MemorySaver installs in low-RAM mode
+        model.tiling_config = tiling
+    try:
+        yield
+    finally:
+        if tiling is not previous_tiling:
+            model.tiling_config = previous_tiling
+        if mx is not None and previous_limit is not None:
+            mx.set_cache_limit(previous_limit)
 
 
 class MfluxBackend(LocalBackend, ImageBackend):
@@ -478,7 +619,9 @@ class MfluxBackend(LocalBackend, ImageBackend):
     def cache_identity(self, request: Request, model: ModelInfo) -> str | None:
         """A stamp of the local model folder and LoRA files the request uses (cache key part)."""
         plan = self._plan(request, model)
-        local = [p for p in (plan.key.model_path, *plan.key.lora_paths) if p and Path(p).exists()]
+        references = plan.generate_kwargs.get("image_paths") or []
+        files = (plan.key.model_path, *plan.key.lora_paths, *references)
+        local = [p for p in files if p and Path(p).exists()]
         return _weights.files_stamp(local) if local else None
 
     def _plan(self, request: Request, model: ModelInfo) -> Plan:
@@ -492,7 +635,8 @@ class MfluxBackend(LocalBackend, ImageBackend):
     def describe_request(self, request: Request, model: ModelInfo) -> Mapping[str, Any]:
         plan = self._plan(request, model)
         return {
-            "mflux_class": plan.entry.family.class_path,
+            "mflux_class": plan.class_path,
+            "memory": plan.memory.metadata(),
             "model_config": f"ModelConfig.{plan.entry.config_factory}()",
             "constructor": plan.key.constructor_kwargs(),
             "generate_image": dict(plan.generate_kwargs),
@@ -587,7 +731,8 @@ class MfluxBackend(LocalBackend, ImageBackend):
                 slot.bridge.attach(ctx)
                 try:
                     bound_prompt_cache(slot.model)
-                    result = slot.model.generate_image(**plan.generate_kwargs)
+                    with _memory_settings(slot.model, plan.memory):
+                        result = slot.model.generate_image(**plan.generate_kwargs)
                     bits = getattr(slot.model, "bits", plan.key.quantize)
                 finally:
                     slot.bridge.attach(None)
@@ -601,7 +746,9 @@ class MfluxBackend(LocalBackend, ImageBackend):
                 f"mflux failed to generate with {plan.entry.id}: {type(exc).__name__}: {exc}"
             ) from exc
         finally:
-            if self._cache.peek(plan.key) is None:  # cache size 0: free it now
+            if plan.memory.low_ram:  # low-RAM: the model is not kept warm
+                self._cache.drop(plan.key)
+            if self._cache.peek(plan.key) is None:  # cache size 0 or low-RAM: free it now
                 del slot
                 clear_mlx_cache()
         generate_s = time.perf_counter() - started

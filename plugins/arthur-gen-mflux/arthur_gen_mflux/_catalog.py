@@ -20,9 +20,12 @@ __all__ = [
     "CATALOG",
     "DEFAULT_MODEL",
     "FAMILIES",
+    "LOW_RAM_CACHE_LIMIT_GB",
     "MAX_LORA_SCALE",
+    "MAX_REFERENCE_IMAGES",
     "MAX_SIZE",
     "MIN_SIZE",
+    "MIN_TILE_SIZE",
     "QUANTIZE_CHOICES",
     "SIZE_MULTIPLE",
     "Entry",
@@ -37,6 +40,9 @@ MIN_SIZE = 256
 MAX_SIZE = 2048
 MAX_LORA_SCALE = 10.0
 ASPECT_RATIOS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9", "9:21")
+MAX_REFERENCE_IMAGES = 4
+MIN_TILE_SIZE = 128  # mflux.cli.parser.parsers.vae_tile_size: at least 128, a multiple of 16
+LOW_RAM_CACHE_LIMIT_GB = 1.0  # mflux's --low-ram MLX cache limit (MemorySaver: 1000**3 bytes)
 DEFAULT_STRENGTH = 0.6  # arthur-gen strength; mflux's own default image_strength is 0.4 (= 1 - 0.6)
 
 
@@ -58,10 +64,17 @@ class Family:
     download_patterns: tuple[str, ...]
     # whether generate_image has a negative_prompt parameter at all
     has_negative_prompt_arg: bool
+    # the edit class that loads the same weights and takes reference images (None: no edit)
+    edit_module: str | None = None
+    edit_class_name: str | None = None
 
     @property
     def class_path(self) -> str:
         return f"{self.module}.{self.class_name}"
+
+    @property
+    def edit_class_path(self) -> str | None:
+        return f"{self.edit_module}.{self.edit_class_name}" if self.edit_class_name else None
 
 
 def _weight_patterns(*dirs: str) -> tuple[str, ...]:
@@ -112,6 +125,8 @@ FLUX2 = Family(
         "chat_template.jinja",
     ),
     has_negative_prompt_arg=False,
+    edit_module="mflux.models.flux2.variants.edit.flux2_klein_edit",
+    edit_class_name="Flux2KleinEdit",
 )
 QWEN = Family(
     name="qwen",
@@ -336,6 +351,64 @@ def _options(entry: Entry) -> tuple[OptionSpec, ...]:
             help=f"let mflux download missing weights (~{entry.download_gb:g} GB) from "
             "Hugging Face; off by default, so a missing model is an error that says how to "
             "fetch it (also: ARTHUR_GEN_MFLUX_DOWNLOAD=1)",
+        ),
+        *_edit_options(entry),
+        *_memory_options(entry),
+    )
+
+
+def _edit_options(entry: Entry) -> tuple[OptionSpec, ...]:
+    if entry.family.edit_class_name is None:
+        return ()
+    return (
+        OptionSpec(
+            name="reference_images",
+            type=list,
+            items=str,
+            help=f"edit with 1-{MAX_REFERENCE_IMAGES} local reference images (mflux's "
+            f"{entry.family.edit_class_name}, same weights): keeps a character or product consistent "
+            "across keyframes; the first image sets the size unless you give one",
+        ),
+    )
+
+
+def _memory_options(entry: Entry) -> tuple[OptionSpec, ...]:
+    if entry.family is FLUX2:
+        tiling = (
+            "FLUX.2 decodes in row strips already, so this tiles only the encode of an input or "
+            "reference image"
+        )
+    else:
+        tiling = "tiles the VAE decode (and the encode of an input image)"
+    return (
+        OptionSpec(
+            name="low_ram",
+            type=bool,
+            default=False,
+            help=f"mflux's low-RAM mode for this call: MLX cache limit {LOW_RAM_CACHE_LIMIT_GB:g} GB, "
+            "VAE tiling where the model allows it, and the model is freed after the call "
+            "instead of kept warm",
+        ),
+        OptionSpec(
+            name="mlx_cache_limit_gb",
+            type=float,
+            min=0.1,
+            max=1024.0,
+            help="cap MLX's buffer cache at this many GB during the call (mflux's "
+            "--mlx-cache-limit-gb); restored afterwards",
+        ),
+        OptionSpec(
+            name="vae_tiling",
+            type=bool,
+            default=False,
+            help=f"decode in overlapping 512 px tiles to lower peak memory; {tiling}",
+        ),
+        OptionSpec(
+            name="vae_tile_size",
+            type=int,
+            min=MIN_TILE_SIZE,
+            max=MAX_SIZE,
+            help="tile size in pixels (a multiple of 16; implies vae_tiling)",
         ),
     )
 

@@ -55,6 +55,8 @@ class LoadKey:
     lora_scales: tuple[float, ...] = ()
     # (size, mtime_ns) of each LoRA file: a retrained LoRA at the same path reloads
     lora_stamps: tuple[tuple[int, int], ...] = ()
+    # "edit": the family's edit class (same weights, reference images); "": its txt2img class
+    variant: str = ""
 
     def constructor_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the mflux class, except ``model_config``."""
@@ -71,8 +73,11 @@ Loader = Callable[[Entry, LoadKey], Any]
 
 def load_mflux_model(entry: Entry, key: LoadKey) -> Any:
     """Build the mflux model for ``entry`` (imports mflux and mlx; loads the weights)."""
-    module = importlib.import_module(entry.family.module)
-    cls = getattr(module, entry.family.class_name)
+    family = entry.family
+    if key.variant == "edit" and family.edit_module and family.edit_class_name:
+        cls = getattr(importlib.import_module(family.edit_module), family.edit_class_name)
+    else:
+        cls = getattr(importlib.import_module(family.module), family.class_name)
     config_module = importlib.import_module("mflux.models.common.config.model_config")
     model_config = getattr(config_module.ModelConfig, entry.config_factory)()
     return cls(model_config=model_config, **key.constructor_kwargs())
@@ -181,3 +186,12 @@ class WarmCache:
 
     def clear(self) -> None:
         self._evict(keep=0)
+
+    def drop(self, key: LoadKey) -> None:
+        """Forget one model (low-RAM calls free theirs after use)."""
+        with self._lock:
+            dropped = self._slots.pop(key, None)
+        if dropped is not None:
+            del dropped
+            gc.collect()
+            clear_mlx_cache()
