@@ -41,9 +41,7 @@ def _cmd_gallery(args: argparse.Namespace) -> int:
         from .gallery._page import write_page
 
         target, gallery = write_page(args.html)
-        entries = gallery.entries
-        images = sum(1 for e in entries if e.kind == "image")
-        print(f"Wrote the gallery ({images} images, {len(entries) - images} videos) to {target}")
+        print(f"Wrote the gallery ({gallery.summary()}) to {target}")
         return 0
     from .gallery import DEFAULT_PORT, serve_gallery
 

@@ -133,6 +133,11 @@ def test_an_empty_store_and_the_cli(home: Path, tmp_path: Path, capsys: pytest.C
     assert _cli.main(["gallery", "--html", str(target)]) == 0
     assert capsys.readouterr().out.strip() == f"Wrote the gallery (0 images, 0 videos) to {target}"
     assert "Nothing made yet" in target.read_text()
+    record_job(created_at=time.time(), kind="image")
+    record_job(created_at=time.time(), kind="edit", backend="edit", model="pyav")
+    record_job(created_at=time.time())
+    assert _cli.main(["gallery", "--html", str(target)]) == 0
+    assert "(1 image, 2 videos)" in capsys.readouterr().out and "1 image, 2 videos" in target.read_text()
     assert _cli.main(["gallery", "--html", str(tmp_path)]) != 0  # a folder: a clear error, no traceback
     assert "is a folder; give the HTML file to write" in capsys.readouterr().err
     assert _cli.main(["gallery", "--html", str(target), "--port", "9000"]) != 0

@@ -210,6 +210,12 @@ class Gallery:
     others: dict[str, str]
     roots: list[str]
 
+    def summary(self) -> str:
+        """``"12 images, 5 videos"`` (edits count as videos)."""
+        images = sum(1 for e in self.entries if e.kind == "image")
+        videos = len(self.entries) - images
+        return f"{images} image{'' if images == 1 else 's'}, {videos} video{'' if videos == 1 else 's'}"
+
 
 _COLUMNS = (
     "id, created_at, kind, backend, model, prompt, request, state, seed, estimate_usd, cost_usd, "

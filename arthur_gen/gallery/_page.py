@@ -285,8 +285,7 @@ def render_page(gallery: Gallery, url_for: UrlFor, *, generated_at: float | None
     shown = {e.id for e in entries}
     cards = "".join(_card(e, url_for, shown, gallery.others) for e in entries)
     kinds = {e.kind for e in entries}
-    images = sum(1 for e in entries if e.kind == "image")
-    summary = f"{images} images, {len(entries) - images} videos" if entries else "nothing made yet"
+    summary = gallery.summary() if entries else "nothing made yet"
     generated = time.strftime("%Y-%m-%d %H:%M", time.localtime(generated_at or time.time()))
     body = (
         f'<section class="grid">{cards}</section>'
