@@ -229,7 +229,7 @@ def _all_backends() -> list[Backend]:
 
 def preference(kind: Kind, spec: BackendSpec) -> tuple[str, ...]:
     """The names ``spec`` stands for: one backend id, ``("auto",)``, or a preference list."""
-    if spec is None:
+    if spec is None or spec == "":  # "" as None: the config's choice, else auto
         from ._config import load_settings
 
         spec = load_settings().default_backends.get(f"{kind}_backend") or AUTO

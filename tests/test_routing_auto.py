@@ -238,6 +238,7 @@ def test_bad_preferences_fail_before_anything(pair: Pair) -> None:
         arthur_gen.plan("video", "w", backend="local-clip,local-clip")
     with pytest.raises(InvalidRequestError, match="empty name"):
         arthur_gen.plan("video", "w", backend="local-clip,")
+    assert arthur_gen.plan("video", "w", backend="").route is not None  # "" is the default: auto
     with pytest.raises(InvalidRequestError, match="a backend id, 'auto', or a list"):
         arthur_gen.plan("video", "w", backend=[1, 2])  # type: ignore[list-item]
     assert arthur_gen.history() == []
