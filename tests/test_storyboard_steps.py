@@ -116,3 +116,25 @@ def test_a_changed_reference_image_counts_as_a_change(replicate: Emulator, tmp_p
     assert not any(s.done for s in Storyboard.from_file(path).plan().steps if s.stage == "clip")
     Storyboard.from_file(path).run(out_dir=tmp_path / "out", edits=False)
     assert replicate.create_count == 6
+
+
+def test_klein_keyframes_get_the_reference_images(replicate: Emulator, tmp_path: Path) -> None:
+    """FLUX.2 klein (mflux) takes reference images: every keyframe gets the board's reference."""
+    arthur_gen_mflux = pytest.importorskip("arthur_gen_mflux")
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (200, 150, 120)).save(tmp_path / "face.png")
+    text = BOARD.replace(
+        "  seed: 7\n", "  seed: 7\n  reference: face.png\n  image: {backend: mflux, model: flux2-klein-4b}\n"
+    )
+    text = text.replace("caption: Light,", "keyframe: a lighthouse, caption: Light,")
+    with registered(arthur_gen_mflux, name="mflux"):
+        board = Storyboard.from_file(_board(tmp_path, text))
+        args = board._image_args(board.board.shots[0])
+        (ref,) = args["options"]["reference_images"]
+        assert (
+            Path(ref).read_bytes() == (tmp_path / "face.png").read_bytes() and Path(ref).parent.name == "refs"
+        )
+        plan = board.plan()
+    first = plan.steps[0]
+    assert (first.name, first.backend, first.local) == ("one.keyframe", "mflux", True)
