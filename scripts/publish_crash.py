@@ -204,6 +204,9 @@ def main() -> int:
     parser.add_argument("--signals", default="KILL", help="comma list of KILL, INT, TERM (default KILL)")
     parser.add_argument("--platforms", default="youtube,linkedin")
     args = parser.parse_args()
+    # Started in the background by a shell, this process (and so its children) may ignore SIGINT,
+    # and a Python started that way never turns Ctrl-C into KeyboardInterrupt: give them the default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signals = [signal.Signals[f"SIG{s.strip().upper()}"] for s in args.signals.split(",") if s.strip()]
     home = Path(tempfile.mkdtemp(prefix="publish-crash-"))
     os.environ["ARTHUR_GEN_HOME"] = str(home)  # this process reads the same store (to settle)

@@ -264,3 +264,40 @@ def test_resume_leaves_an_upload_a_live_process_is_running(youtube: YouTubeEmula
             proc.communicate()
     assert proc.returncode == 0, err
     assert json.loads(out)["state"] == "saved" and youtube.snapshot()["inserts"] == 1
+
+
+# LinkedIn apps that may read the author's posts (r_member_social / r_organization_social).
+
+
+def test_lost_post_answer_is_found_among_the_authors_posts(
+    linkedin: LinkedInEmulator, clip: Path, tmp_path: Path
+) -> None:
+    linkedin.read_posts = True
+    other = publish(_other(clip, tmp_path), to="linkedin", text="an earlier post")  # not to be adopted
+    linkedin.add_fault("post-drop")
+    result = publish(clip, to="linkedin", text="found")
+    posts = linkedin.snapshot()["posts"]
+    assert len(posts) == 2 and result["state"] == "saved"
+    assert result["remote_id"] == posts[1]["urn"] != other["remote_id"]
+
+
+def test_resume_finds_the_post_of_a_job_in_doubt(
+    linkedin: LinkedInEmulator, clip: Path, tmp_path: Path
+) -> None:
+    linkedin.add_fault("post-drop")
+    with pytest.raises(SubmitUncertainError):
+        publish(clip, to="linkedin", text="in doubt")  # this app cannot read posts (403)
+    publish(_other(clip, tmp_path), to="linkedin", text="a newer post")  # not to be adopted
+    linkedin.read_posts = True  # the app got the permission later
+    outcomes = dict(arthur_gen.resume())
+    ours, newer = linkedin.snapshot()["posts"]
+    (outcome,) = outcomes.values()
+    assert isinstance(outcome, Publication) and outcome.remote_id == ours["urn"] != newer["urn"]
+    assert {p["state"] for p in publications()} == {"saved"} and arthur_gen.resume() == []
+
+
+def _other(clip: Path, folder: Path) -> Path:
+    other = Path(shutil.copy(clip, folder / "other.mp4"))
+    with other.open("ab") as fh:
+        fh.write((16).to_bytes(4, "big") + b"free" + b"otherbyt")
+    return other

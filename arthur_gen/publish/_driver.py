@@ -23,7 +23,7 @@ from .._store import JobRow, get_store, new_job_id, owner_token
 from ..errors import ArthurGenError, InvalidRequestError, JobNotFoundError, SubmitUncertainError
 from ._accounts import Account, load_account
 from ._limits import check_limits, probe_video
-from ._publisher import PublishContext, Publisher, get_publisher
+from ._publisher import Outcome, PublishContext, Publisher, get_publisher
 from ._request import PublishRequest
 
 __all__ = ["Publication", "confirm", "publications", "publish", "resume_job"]
@@ -187,9 +187,15 @@ def _drive(
         raise ArthurGenError(
             f"The upload of job {job_id} stopped ({message}); run the same publish again to resume it."
         ) from None
+    return _saved(job_id, request.to, metrics, ctx, outcome)
+
+
+def _saved(
+    job_id: str, platform: str, metrics: dict[str, Any], ctx: PublishContext, outcome: Outcome
+) -> dict[str, Any]:
     metrics["checkpoint"] = {**ctx.checkpoint, "url": outcome.url}
     metrics["quota_units"] = outcome.quota_units
-    store.set(
+    get_store().set(
         job_id,
         state="saved",
         remote_id=outcome.remote_id,
@@ -199,14 +205,35 @@ def _drive(
         lease_owner=None,
         lease_until=None,
     )
-    log.info("published job %s to %s as %s", job_id, request.to, outcome.remote_id)
+    log.info("published job %s to %s as %s", job_id, platform, outcome.remote_id)
     return {
         "job_id": job_id,
-        "platform": request.to,
+        "platform": platform,
         "remote_id": outcome.remote_id,
         "url": outcome.url,
         "state": "saved",
     }
+
+
+def _find_published(row: JobRow) -> dict[str, Any] | None:
+    """A job in doubt: ask its platform whether it is online (only lookups, never an upload)."""
+    store = get_store()
+    request = PublishRequest.from_dict(row.request)
+    publisher = get_publisher(request.to)
+    acct = load_account(request.to, request.account)
+    metrics = dict(row.metrics)
+
+    def save(checkpoint: dict[str, Any], durable: bool = True) -> None:
+        metrics["checkpoint"] = checkpoint
+        store.set(row.id, expect_owner=owner_token(), metrics=metrics, durable=durable)
+
+    ctx = PublishContext(request, acct, row.id, metrics.get("checkpoint", {}), save)
+    try:
+        outcome = publisher.find_published(ctx)
+    except ArthurGenError as exc:
+        log.info("could not look up job %s: %s", row.id, redact(str(exc), *acct.secrets()))
+        return None
+    return None if outcome is None else _saved(row.id, request.to, metrics, ctx, outcome)
 
 
 @attrs.frozen(kw_only=True)
@@ -232,11 +259,17 @@ def resume_job(row: JobRow, on_progress: Callable[[ProgressEvent], None] | None 
     """Go on with an unfinished publish job from its checkpoint, as running the same publish does.
 
     What ``arthur-gen resume`` runs for publish jobs; the caller holds the job's lease. A job
-    waiting for confirmation is never sent again: it raises ``SubmitUncertainError`` with the
+    waiting for confirmation is never sent again: its platform is asked whether it is online
+    (``Publisher.find_published``), and if it cannot tell, ``SubmitUncertainError`` names the
     command that settles it.
     """
     if row.state == "uncertain":
-        raise SubmitUncertainError(f"needs confirmation: {row.error or 'see `arthur-gen publications`'}")
+        found = _find_published(row)
+        if found is None:
+            raise SubmitUncertainError(f"needs confirmation: {row.error or 'see `arthur-gen publications`'}")
+        return Publication(
+            job_id=row.id, platform=found["platform"], remote_id=found["remote_id"], url=found["url"]
+        )
     request = PublishRequest.from_dict(row.request)
     video = Path(request.video)
     if not video.is_file() or _sha256(str(video)) != row.metrics.get("sha256"):

@@ -100,6 +100,14 @@ class Publisher(abc.ABC):
     def url_for(self, remote_id: str) -> str:
         return remote_id
 
+    def find_published(self, ctx: PublishContext) -> Outcome | None:
+        """For a job in doubt (an answer lost): what it already published, if the platform can tell.
+
+        ``None`` means "cannot tell", never "not published": the job stays ``needs
+        confirmation``. Called by ``resume``; it must not publish anything.
+        """
+        return None
+
 
 RegisterPublisher = Callable[[Publisher], None]
 

@@ -157,7 +157,7 @@ class LinkedInPublisher(Publisher):
             if cp.get("post_urn"):
                 return Outcome(remote_id=cp["post_urn"], url=self.url_for(cp["post_urn"]))
             if cp.get("post_attempted"):
-                raise SubmitUncertainError(self._confirm_text(ctx))
+                return self._found_or_uncertain(ctx, client, author)
             if not cp.get("available"):
                 self._upload_video(ctx, client, author)
             return self._post(ctx, client, author)
@@ -165,10 +165,51 @@ class LinkedInPublisher(Publisher):
     def _confirm_text(self, ctx: PublishContext) -> str:
         return (
             f"The LinkedIn post of job {ctx.job_id} was sent but its answer never came, and LinkedIn has no "
-            "idempotency key, so it is not sent again. Look at the author's recent activity, then run "
-            f"`arthur-gen publications confirm {ctx.job_id} --posted URN` (with the post's urn:li:share:... "
-            f"or urn:li:ugcPost:...) or `arthur-gen publications confirm {ctx.job_id} --not-posted`."
+            "idempotency key, so it is not sent again; the author's posts could not be read to find it "
+            "(that needs r_member_social, or r_organization_social for a page). Look at the author's "
+            f"recent activity, then run `arthur-gen publications confirm {ctx.job_id} --posted URN` (with "
+            f"the post's urn:li:share:... or urn:li:ugcPost:...) or `arthur-gen publications confirm "
+            f"{ctx.job_id} --not-posted`."
         )
+
+    def find_published(self, ctx: PublishContext) -> Outcome | None:
+        """The post of this job's video among the author's recent posts, when the app may read them."""
+        author = str(ctx.account.get("author") or "")
+        video = ctx.checkpoint.get("video_urn")
+        if not video or not ctx.checkpoint.get("post_attempted"):
+            return None
+        with self._client(ctx.account) as client:
+            urn = self._find_post(client, author, str(video))
+        if urn is None:
+            return None
+        ctx.save(post_urn=urn)
+        return Outcome(remote_id=urn, url=self.url_for(urn))
+
+    def _find_post(self, client: Any, author: str, video: str) -> str | None:
+        """Posts API finder by author (``q=author``); None when it cannot be read (most apps: 403)."""
+        import httpx
+
+        try:
+            resp = client.get(
+                "/rest/posts",
+                params={"q": "author", "author": author, "count": 50, "sortBy": "LAST_MODIFIED"},
+                headers={"X-RestLi-Method": "FINDER"},
+            )
+        except httpx.TransportError:
+            return None
+        if resp.status_code != 200:
+            return None
+        for post in resp.json().get("elements") or []:
+            if ((post.get("content") or {}).get("media") or {}).get("id") == video and post.get("id"):
+                return str(post["id"])
+        return None
+
+    def _found_or_uncertain(self, ctx: PublishContext, client: Any, author: str) -> Outcome:
+        urn = self._find_post(client, author, str(ctx.checkpoint.get("video_urn") or ""))
+        if urn is None:
+            raise SubmitUncertainError(self._confirm_text(ctx))
+        ctx.save(post_urn=urn)
+        return Outcome(remote_id=urn, url=self.url_for(urn))
 
     def _upload_video(self, ctx: PublishContext, client: Any, author: str) -> None:
         path = ctx.request.video
@@ -306,15 +347,15 @@ class LinkedInPublisher(Publisher):
         try:
             resp = client.post("/rest/posts", json=body)
         except httpx.TransportError:
-            raise SubmitUncertainError(self._confirm_text(ctx)) from None
+            return self._found_or_uncertain(ctx, client, author)
         if resp.status_code >= 400:
             if resp.status_code >= 500:
-                raise SubmitUncertainError(self._confirm_text(ctx))
+                return self._found_or_uncertain(ctx, client, author)
             ctx.save(post_attempted=False)  # refused: nothing was posted
             raise _error(resp)
         urn = resp.headers.get("x-restli-id") or resp.headers.get("x-linkedin-id")
         if not urn:
-            raise SubmitUncertainError(self._confirm_text(ctx))
+            return self._found_or_uncertain(ctx, client, author)
         ctx.save(post_urn=urn)
         return Outcome(remote_id=urn, url=self.url_for(urn))
 

@@ -180,6 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, self.emu.snapshot())
         if not self._rest_checks():
             return None
+        if url.path == "/rest/posts" and query.get("q") == "author":
+            return self._find_posts(query)
         if url.path.startswith("/rest/videos/"):
             urn = urllib.parse.unquote(url.path[len("/rest/videos/") :])
             video = self.emu.videos.get(urn)
@@ -192,6 +194,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.emu.at("status")
             return self._send(200, {"id": urn, "status": video["status"]})
         return self._send(404, {"message": f"no route {url.path}"})
+
+    def _find_posts(self, query: dict[str, str]) -> None:
+        """The Posts API finder by author: 403 unless ``emu.read_posts`` (most apps may not read)."""
+        if not self.emu.read_posts:
+            return self._send(
+                403,
+                {
+                    "status": 403,
+                    "code": "ACCESS_DENIED",
+                    "message": "Not enough permissions to access: partnerApiPostsExternal.FINDER-author",
+                },
+            )
+        with self.emu.lock:
+            mine = [p for p in reversed(self.emu.posts) if p.get("author") == query.get("author")]
+        count = int(query.get("count") or 10)
+        elements = [{"id": p["urn"], **{k: v for k, v in p.items() if k != "urn"}} for p in mine[:count]]
+        return self._send(
+            200, {"elements": elements, "paging": {"start": 0, "count": count, "total": len(mine)}}
+        )
 
     def _create_post(self, data: dict[str, Any]) -> None:
         if self.emu.take("403"):
@@ -231,6 +252,7 @@ class Emulator:
     ) -> None:
         self.part_bytes = part_bytes
         self.processing_polls = processing_polls  # status GETs until a finalised video is AVAILABLE
+        self.read_posts = False  # may the app read the author's posts (r_member_social)? most may not
         self._holds: dict[str, list[Any]] = {}
         self._release = threading.Event()
         self.lock = threading.Lock()
