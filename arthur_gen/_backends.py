@@ -47,7 +47,11 @@ class Backend(ABC):
     - ``id``: short unique name (``"mflux"``, ``"replicate"``)
     - ``kind``: :class:`Kind` (set by :class:`ImageBackend` / :class:`VideoBackend` mixins)
     - ``key_name`` / ``key_env_var`` / ``key_help``: for backends that need an API key
+    - ``offline_help``: (remote) how to try it for $0 offline, shown when its key is missing
     - ``max_concurrency``: jobs run at once per process (local backends: usually 1)
+
+    ``availability()`` and ``request_availability()`` also drive routing (``backend="auto"``
+    or a preference list): the first backend of the list that says yes runs the request.
     """
 
     id: ClassVar[str]
@@ -56,6 +60,7 @@ class Backend(ABC):
     key_name: ClassVar[str | None] = None
     key_env_var: ClassVar[str | None] = None
     key_help: ClassVar[str] = ""
+    offline_help: ClassVar[str] = ""
     max_concurrency: ClassVar[int] = 1
     is_local: ClassVar[bool]
 

@@ -200,7 +200,7 @@ def _offline_hint(option: Option) -> str:
         backend = next(b for b in _all_backends() if b.id == option.backend and not b.is_local)
     except StopIteration:
         return ""
-    text = getattr(backend, "offline_help", "")
+    text = backend.offline_help
     if text:
         return f" {text}"
     package = type(backend).__module__.partition(".")[0]
