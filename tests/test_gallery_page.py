@@ -140,6 +140,10 @@ def test_an_empty_store_and_the_cli(home: Path, tmp_path: Path, capsys: pytest.C
     assert "(1 image, 2 videos)" in capsys.readouterr().out and "1 image, 2 videos" in target.read_text()
     assert _cli.main(["gallery", "--html", str(tmp_path)]) != 0  # a folder: a clear error, no traceback
     assert "is a folder; give the HTML file to write" in capsys.readouterr().err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert _cli.main(["gallery", "--html", str(blocker / "sub" / "g.html")]) != 0
+    assert f"{blocker} is a file, not a folder" in capsys.readouterr().err
     assert _cli.main(["gallery", "--html", str(target), "--port", "9000"]) != 0
     assert "--port and --open go with --serve" in capsys.readouterr().err
 

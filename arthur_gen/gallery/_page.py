@@ -328,13 +328,21 @@ def write_gallery(path: str | Path) -> Path:
 
 def write_page(path: str | Path) -> tuple[Path, Gallery]:
     """:func:`write_gallery`, also returning what the page shows."""
-    from ..errors import InvalidRequestError
+    from ..errors import ArthurGenError, InvalidRequestError
 
     target = Path(path).expanduser().absolute()
+    for folder in target.parents:  # the nearest existing folder above it must be a folder
+        if folder.exists():
+            if not folder.is_dir():
+                raise InvalidRequestError(f"cannot write {target}: {folder} is a file, not a folder")
+            break
     if target.is_dir():
         raise InvalidRequestError(f"{target} is a folder; give the HTML file to write, e.g. gallery.html")
     gallery = load()
     page = render_page(gallery, relative_url_for(target.parent))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target, page.encode("utf-8"))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, page.encode("utf-8"))
+    except OSError as exc:
+        raise ArthurGenError(f"cannot write the gallery to {target}: {exc.strerror or exc}") from None
     return target, gallery
