@@ -116,6 +116,10 @@ def test_backends_and_doctor_agree_on_replicate(
             assert row["available"] == doctor[key]["available"], key
         assert rows[("replicate", "image")]["available"] is bool(token)
         assert rows[("replicate", "video")]["default"] is bool(token)
+        assert main(["models", "--json"]) == 0
+        ready = {(m["backend"], m["id"]): m["ready"] for m in json.loads(capsys.readouterr().out)}
+        assert ready[("mflux", "schnell")] is False
+        assert ready[("replicate", "minimax/video-01")] is bool(token)
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "image requests with no --backend (auto): run on replicate" in out
