@@ -110,7 +110,8 @@ def estimate(
 ) -> Estimate:
     """What a request would cost, from the model's price basis. Sends nothing.
 
-    The cost on the backend that would run it; ``plan(...).route`` has every option's cost.
+    The cost on the backend that would run it (none can: the first whose model accepts the
+    request); ``plan(...).route`` has every option's cost.
     """
     return plan(kind, prompt, backend=backend, model=model, **fields).estimate
 
