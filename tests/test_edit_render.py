@@ -79,6 +79,32 @@ def test_write_video_encoding_faststart_and_metadata(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*part"))
 
 
+def keyframes_of(path: Path) -> list[int]:
+    with av.open(str(path)) as c:
+        packets = sorted((p for p in c.demux(video=0) if p.size), key=lambda p: p.pts)
+    return [i for i, p in enumerate(packets) if p.is_keyframe]
+
+
+@pytest.mark.parametrize("mac", [False, True])
+def test_closed_gops_of_half_the_frame_rate_and_the_videotoolbox_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mac: bool
+) -> None:
+    """Keyframes every 12 frames at 24 fps; on a Mac whose h264_videotoolbox cannot open (a VM,
+    no hardware; here: the Linux build has none), the same libx264 encoding, not a failure."""
+    from arthur_gen.media import _encode
+
+    if mac:
+        monkeypatch.setattr(_encode.platform, "system", lambda: "Darwin")
+        monkeypatch.setattr(av, "codecs_available", {*av.codecs_available, "h264_videotoolbox"})
+        assert _encode._video_codec() == "h264_videotoolbox"
+    path = write_video(
+        (np.full((90, 160, 3), i * 5, np.uint8) for i in range(48)), tmp_path / "g.mp4", fps=24
+    )
+    assert keyframes_of(path) == [0, 12, 24, 36]
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].codec_context.profile == "High"
+
+
 def test_write_video_rejects_bad_frames_without_leaving_a_file(tmp_path: Path) -> None:
     from arthur_gen.errors import InvalidRequestError
 

@@ -58,19 +58,17 @@ class Mp4Encoder:
         )
         for key, value in (metadata or {}).items():
             self.container.metadata[key] = value
-        codec = _video_codec()
-        options: dict[str, str] = {}
-        if codec == "libx264":
-            options = {"preset": x264_preset, "x264-params": "open-gop=0:scenecut=0"}
-            if bitrate is None:
-                options["crf"] = "18"
+        x264 = {"preset": x264_preset, "x264-params": "open-gop=0:scenecut=0"}
+        if bitrate is None:
+            x264["crf"] = "18"
+        self.codec = _video_codec()
         try:
-            self.video: Any = self.container.add_stream(codec, rate=self.fps, options=options)
-        except Exception:  # videotoolbox refused (no hardware): the software encoder
-            codec = "libx264"
-            self.video = self.container.add_stream(
-                codec, rate=self.fps, options={"preset": x264_preset, "crf": "18"}
+            self.video: Any = self.container.add_stream(
+                self.codec, rate=self.fps, options=x264 if self.codec == "libx264" else {}
             )
+        except Exception:  # videotoolbox refused (no hardware): the same software encoding
+            self.codec = "libx264"
+            self.video = self.container.add_stream(self.codec, rate=self.fps, options=x264)
         ctx = self.video.codec_context
         ctx.width, ctx.height = width, height
         ctx.pix_fmt = "yuv420p"
