@@ -198,7 +198,7 @@ def _kill_when(proc: subprocess.Popen[str], reached: Callable[[], bool], what: s
     assert proc.returncode == -signal.SIGKILL
 
 
-def _resume_json() -> tuple[int, list[dict[str, Any]]]:
+def _resume_json(*secrets: str) -> tuple[int, list[dict[str, Any]]]:
     done = subprocess.run(
         [sys.executable, "-m", "arthur_gen", "resume", "--json"],
         env=_env(),
@@ -207,6 +207,7 @@ def _resume_json() -> tuple[int, list[dict[str, Any]]]:
         timeout=120,
     )
     assert "Traceback" not in done.stderr
+    assert not any(s in done.stdout + done.stderr for s in secrets)  # token sweep of what resume prints
     return done.returncode, json.loads(done.stdout)
 
 
@@ -230,7 +231,7 @@ def test_cli_sigkill_exactly_at_the_linkedin_post_then_resume(linkedin: LinkedIn
     _kill_when(proc, held.is_set, "the post request")
     linkedin.release()
     ((urn,),) = [[p["urn"] for p in linkedin.snapshot()["posts"]]]
-    code, outcomes = _resume_json()
+    code, outcomes = _resume_json(linkedin.token)
     ((outcome,),) = [outcomes]
     assert code == 1 and not outcome["ok"]
     assert outcome["error"].startswith("needs confirmation")
