@@ -1,6 +1,6 @@
 """The gallery page: one HTML file, inline CSS and plain JS, outputs referenced by URL.
 
-:func:`render_page` takes a ``url_for(path)`` function, so the same page serves two uses:
+:func:`render_page` takes a ``url_for(media)`` function, so the same page serves two uses:
 written to a file (relative paths from the page's folder, see :func:`write_gallery`) and
 served by :mod:`arthur_gen.gallery._server` (its own ``/files/...`` URLs).
 """
