@@ -324,12 +324,12 @@ def test_file_input_uploaded_by_client(emu: Emulator, client: Client) -> None:
 
 
 def test_outputs_expire(emu: Emulator, client: Client) -> None:
-    emu.configure(ttl_s=0.4)
+    emu.configure(ttl_s=1.5)  # long enough to fetch it once on a busy machine
     prediction = client.predictions.create(version=ACME, input={"prompt": "x"})
     prediction.wait()
     url = str(prediction.output)
     assert httpx.get(url).status_code == 200
-    time.sleep(0.5)
+    time.sleep(1.6)
     assert httpx.get(url).status_code == 404
     assert client.predictions.get(prediction.id).output is None
     body = httpx.get(f"{emu.url}/v1/predictions/{prediction.id}", headers=AUTH).json()
