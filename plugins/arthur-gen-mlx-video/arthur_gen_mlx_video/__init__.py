@@ -1,10 +1,11 @@
-"""arthur-gen-mlx-video: local video on MLX (Wan 2.x) through mlx-video-with-audio.
+"""arthur-gen-mlx-video: local video on MLX (Wan 2.x; LTX-2 with sound) via mlx-video-with-audio.
 
 Registers the ``mlx_video`` video backend through the ``mlx_video`` entry point of the
 ``arthur_gen`` group::
 
     import arthur_gen
     arthur_gen.generate_video("waves at dusk", backend="mlx_video", duration=2, seed=1)
+    arthur_gen.generate_video("a jazz trio", backend="mlx_video", model="ltx-2", duration=3)
 
 Importing this module is cheap: mlx, mlx_video and transformers are imported only when a
 video is made, on the backend's MLX worker thread.

@@ -1,4 +1,4 @@
-"""Are a model's converted weights (and the umt5 tokenizer) on disk, and does memory suffice?
+"""Are a model's weights (and its tokenizer / text encoder) on disk, and does memory suffice?
 
 Answered from the file system only: no mlx, mlx_video or huggingface_hub import, no network.
 A Wan folder is what ``python -m mlx_video.convert_wan`` writes: ``config.json``,
@@ -6,6 +6,9 @@ A Wan folder is what ``python -m mlx_video.convert_wan`` writes: ``config.json``
 ``low_noise_model.safetensors`` / ``high_noise_model.safetensors`` of the 2.2 A14B models).
 The tokenizer is not in that folder: ``generate_wan`` loads ``google/umt5-xxl`` with
 ``transformers.AutoTokenizer``, which the backend only lets read the Hugging Face cache.
+LTX-2 needs a unified MLX folder (``notapalindrome/ltx2-mlx-av``: ``config.json`` and one
+``model.safetensors`` holding every part, or one ``<part>.safetensors`` per part) and a Gemma 3
+text encoder folder; the parts are read from the safetensors header, not loaded.
 """
 
 from __future__ import annotations
@@ -25,12 +28,20 @@ __all__ = [
     "conversion_command",
     "folder_for",
     "hf_hub_cache",
+    "ltx_memory_need_gb",
+    "ltx_memory_refusal",
+    "ltx_missing_error",
+    "ltx_model_command",
+    "ltx_parts",
+    "ltx_text_encoder_command",
     "memory_need_gb",
     "memory_refusal",
     "missing_files",
     "missing_weights_error",
     "models_root",
     "required_files",
+    "safetensors_prefixes",
+    "text_encoder_folder_for",
     "tokenizer_command",
     "tokenizer_snapshot",
     "total_memory_gb",
@@ -234,6 +245,30 @@ def ltx_parts(folder: Path) -> set[str]:
     return {part for part in _LTX_PARTS if (folder / f"{part}.safetensors").is_file()}
 
 
+_LTX_NATIVE = (
+    "ltx-2-19b-distilled.safetensors",
+    "ltx-2-19b-dev.safetensors",
+    "ltx-2.3-22b-distilled.safetensors",
+    "ltx-2.3-22b-dev.safetensors",
+)
+
+
+def _split_unified(folder: Path) -> bool:
+    """The split layout the package takes as unified (``is_unified_mlx_model``)."""
+    import json
+
+    try:
+        if json.loads((folder / "split_model.json").read_text(encoding="utf-8")).get("format") == "split":
+            return True
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and config.get("model_type") == "AudioVideo"
+
+
 def ltx_upsampler_cached() -> bool:
     repo = hf_hub_cache() / f"models--{LTX_UPSAMPLER_REPO.replace('/', '--')}"
     try:
@@ -289,6 +324,13 @@ def ltx_missing_error(
             f"mlx_video model {entry.id!r} needs the unified MLX LTX-2 weights in {folder} "
             f"(config.json and model.safetensors; about {entry.weights_gb:g} GB). arthur-gen never "
             f"lets mlx_video download them. Fetch them with: {ltx_model_command(folder)}; {fix}"
+        )
+    native = [n for n in _LTX_NATIVE if (folder / n).is_file()]
+    if native or (not (folder / "model.safetensors").is_file() and not _split_unified(folder)):
+        why = ", ".join(native) or "no model.safetensors, and config.json is not model_type AudioVideo"
+        return BackendUnavailableError(
+            f"{folder} is not a unified MLX LTX-2 folder ({why}): mlx_video would then load the "
+            f"Lightricks layout and fetch parts from the Hub. Use: {ltx_model_command(folder)}"
         )
     parts = ltx_parts(folder)
     needed = {"transformer", "connector", "vae_decoder"} | ({"audio_vae", "vocoder"} if audio else set())

@@ -143,3 +143,21 @@ def test_real_pipeline_mp4_progress_warm_and_cancel(
         assert backend().load_counts()["load_t5_encoder"] == 1
     backend().release()
     assert backend().warm_models() == [] and backend().load_counts() == {}  # T5 freed with the rest
+
+
+@pytest.mark.slow
+def test_real_wan_vae_architecture_end_to_end(tmp_path: Path, umt5: Path) -> None:
+    """The full-size Wan 2.1 VAE (random weights) decodes; extra decoded frames are trimmed."""
+    from arthur_gen_mlx_video.testing import build_tiny_wan
+
+    from arthur_gen.media import read_mp4_metadata
+
+    folder = build_tiny_wan(tmp_path / "Wan2.1-T2V-1.3B", vae="real")
+    result = arthur_gen.generate_video(
+        "a lighthouse", backend="mlx_video", width=256, height=256, seed=1, steps=1,
+        options={"model_path": str(folder), "num_frames": 5, "tiling": "none"}, cache=False,
+    )  # fmt: skip
+    assert _frames(result.paths[0]) == (5, 16.0)
+    meta = read_mp4_metadata(result.paths[0])
+    assert meta is not None and "frames_decoded" in repr(meta)
+    backend().release()

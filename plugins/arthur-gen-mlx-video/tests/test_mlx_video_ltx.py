@@ -88,6 +88,13 @@ def test_partial_unified_file_is_refused_not_run_on_random_weights(
     )
     reason = backend().request_availability(silent, _model()).reason
     assert "spatial upsampler" in reason and "hf download Lightricks/LTX-2" in reason
+    native = tmp_path / "native"  # the Lightricks layout: the package would fetch Gemma from the Hub
+    native.mkdir()
+    (native / "config.json").write_text("{}", encoding="utf-8")
+    (native / "ltx-2-19b-distilled.safetensors").write_bytes(b"")
+    (native / "model.safetensors").write_bytes(b"")
+    request = _request(options={"model_path": str(native), "text_encoder_path": str(tiny_ltx[1])})
+    assert "not a unified MLX LTX-2 folder" in backend().request_availability(request, _model()).reason
 
 
 def test_memory_refusal_suggests_dropping_the_warm_cache(
