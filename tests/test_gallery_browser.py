@@ -353,9 +353,48 @@ def test_the_written_page_in_chromium(browser: Chromium, out_dir: Path, tmp_path
     ids = make_sample(out_dir)
     page = arthur_gen.write_gallery(tmp_path / "site" / "gallery.html")
     _check_page(browser, page.as_uri(), ids)
+    # Without clipboard access (a file page, no permission) "copy" selects the command instead.
+    browser.open(page.as_uri(), DESKTOP)
+    result = browser.js(
+        f"""(async () => {{
+          const card = document.getElementById('job-{ids["video"]}');
+          card.querySelector('details').open = true;
+          const button = card.querySelectorAll('button.copy')[1];
+          button.click();
+          const t0 = performance.now();
+          while (button.textContent === 'copy' && performance.now() - t0 < 5000) {{
+            await new Promise(r => setTimeout(r, 20));
+          }}
+          return [button.textContent, window.getSelection().toString()];
+        }})()"""
+    )
+    assert result[0] in ("copied", "selected"), result
+    if result[0] == "selected":
+        assert result[1].startswith("arthur-gen video 'waves roll in' --backend replicate"), result
 
 
 def test_the_served_page_in_chromium(browser: Chromium, out_dir: Path) -> None:
     ids = make_sample(out_dir)
     with GalleryServer(port=0) as server:
         _check_page(browser, server.url, ids)
+        # "copy" puts the re-run command on the clipboard (here, where the page may use it).
+        browser.call(
+            "Browser.grantPermissions",
+            origin=server.url.rstrip("/"),
+            permissions=["clipboardReadWrite", "clipboardSanitizedWrite"],
+        )
+        browser.open(server.url, DESKTOP)
+        copied = browser.js(
+            f"""(async () => {{
+              const card = document.getElementById('job-{ids["image"]}');
+              card.querySelector('details').open = true;
+              const button = card.querySelector('button.copy');
+              button.click();
+              const t0 = performance.now();
+              while (button.textContent === 'copy' && performance.now() - t0 < 5000) {{
+                await new Promise(r => setTimeout(r, 20));
+              }}
+              return [button.textContent, await navigator.clipboard.readText()];
+            }})()"""
+        )
+        assert copied == ["copied", f"arthur-gen rerun {ids['image']}"]

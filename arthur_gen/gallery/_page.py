@@ -261,13 +261,17 @@ _SCRIPT = """
   document.addEventListener('click', function (event) {
     var button = event.target.closest && event.target.closest('button.copy');
     if (!button) { return; }
-    var done = function () { button.textContent = 'copied'; };
+    var code = button.previousElementSibling;
+    var select = function () {  // no clipboard here: select the command, for Ctrl-C
+      var range = document.createRange(), sel = window.getSelection();
+      range.selectNodeContents(code); sel.removeAllRanges(); sel.addRange(range);
+      button.textContent = 'selected';
+    };
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(button.previousElementSibling.textContent).then(done, function () {});
+      var copied = function () { button.textContent = 'copied'; };
+      navigator.clipboard.writeText(code.textContent).then(copied, select);
     } else {
-      var code = button.previousElementSibling, range = document.createRange();
-      range.selectNodeContents(code);
-      var sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+      select();
     }
   });
   apply();
