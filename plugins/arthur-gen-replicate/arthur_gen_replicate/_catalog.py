@@ -13,6 +13,7 @@ Each entry is a :class:`~arthur_gen.ModelInfo`. What only this plugin reads live
 - ``multiplier``: a factor on the price by one input (``{"field", "default", "factors"}``)
 - ``last_frame_needs_first``: a last frame only together with a first frame
 - ``ten_seconds_only_at``: 10 s videos only at this resolution
+- ``as_list``: input fields sent as a list of one (a schema that takes several images)
 
 Prices: Replicate publishes a price per model on its model page ("Pricing") and on
 https://replicate.com/pricing. ``Price.source`` says where each number here comes from and
@@ -778,6 +779,61 @@ IMAGE_MODELS: tuple[ModelInfo, ...] = (
             "black-forest-labs/flux-kontext-pro",
             _fields(aspect_ratio="aspect_ratio", seed="seed", image="input_image"),
             typical_s=8.0,
+        ),
+    ),
+    ModelInfo(
+        id="bytedance/seedream-4",
+        kind=Kind.IMAGE,
+        aliases=("seedream-4", "seedream"),
+        description=(
+            "ByteDance Seedream 4: text-to-image and editing by instruction at 1K, 2K or 4K; "
+            "keeps the input's aspect ratio unless given one"
+        ),
+        capabilities=frozenset({Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_IMAGE}),
+        price=Price(
+            basis=PriceBasis.PER_IMAGE,
+            usd=0.03,
+            source=(
+                "approximate, not read from replicate.com: $0.03 per image (third-party "
+                "listings); each image made is billed; check https://replicate.com/bytedance/seedream-4"
+            ),
+        ),
+        # default: "match_input_image"; schema version e6cff2 / 3ee3b7
+        aspect_ratios=("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3", "21:9"),
+        supports_seed=False,
+        options=(
+            OptionSpec(
+                name="size",
+                type=str,
+                default="2K",
+                choices=("1K", "2K", "4K"),
+                help="long side 1024, 2048 or 4096 px",
+            ),
+            OptionSpec(
+                name="sequential_image_generation",
+                type=str,
+                default="disabled",
+                choices=("disabled", "auto"),
+                help="'auto' lets the model make a series of related images (up to max_images)",
+            ),
+            OptionSpec(
+                name="max_images",
+                type=int,
+                default=1,
+                min=1,
+                max=15,
+                help="most images made with sequential_image_generation='auto' (each is billed)",
+            ),
+            OptionSpec(
+                name="enhance_prompt", type=bool, default=True, help="let the model expand the prompt"
+            ),
+        ),
+        outputs_option="max_images",
+        extra=_extra(
+            "bytedance/seedream-4",
+            _fields(aspect_ratio="aspect_ratio", image="image_input"),
+            as_list=("image_input",),  # the schema takes a list of 1-10 input images
+            typical_s=15.0,
         ),
     ),
 )

@@ -90,6 +90,9 @@ def build_input(request: Request, model: ModelInfo, upload: Upload) -> dict[str,
         put("resolution", request.resolution)
     for key, value in request.input_files().items():
         put(key, _file(value, upload))
+    for name in model.extra.get("as_list", ()):
+        if isinstance(out.get(name), str):
+            out[name] = [out[name]]
     file_options = set(model.extra.get("file_options", ()))
     for name, value in request.options.items():
         sent: Any = value

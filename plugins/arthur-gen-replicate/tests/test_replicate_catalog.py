@@ -83,6 +83,7 @@ def test_catalog_covers_the_required_models() -> None:
         "black-forest-labs/flux-dev",
         "black-forest-labs/flux-1.1-pro",
         "black-forest-labs/flux-kontext-pro",
+        "bytedance/seedream-4",
     }
     kling = model(VIDEO, "kwaivgi/kling-v2.1")
     assert kling.requires_image and kling.extra["fields"]["first_frame"] == "start_image"

@@ -35,6 +35,7 @@ TODAY_VIDEO = (
     "pixverse/pixverse-v5",
 )
 EDIT = "black-forest-labs/flux-kontext-pro"
+EDITS = (EDIT, "bytedance/seedream-4")
 CATALOG = {m.id: m for m in VIDEO_MODELS + IMAGE_MODELS}
 
 
@@ -46,12 +47,12 @@ def frame(width: int = 64, height: int = 36) -> str:
 
 def test_catalog_has_todays_models_and_keeps_video_01_the_default() -> None:
     assert set(TODAY_VIDEO) <= {m.id for m in VIDEO_MODELS}
-    assert EDIT in {m.id for m in IMAGE_MODELS}
+    assert set(EDITS) <= {m.id for m in IMAGE_MODELS}
     assert DEFAULT_VIDEO_MODEL == ReplicateVideoBackend().default_model == "minimax/video-01"
     assert ReplicateImageBackend().default_model == "black-forest-labs/flux-schnell"
 
 
-@pytest.mark.parametrize("model_id", [*TODAY_VIDEO, EDIT])
+@pytest.mark.parametrize("model_id", [*TODAY_VIDEO, *EDITS])
 def test_each_price_says_where_it_comes_from_and_that_it_is_approximate(model_id: str) -> None:
     price = CATALOG[model_id].price
     assert price.usd is not None and price.usd > 0
@@ -65,7 +66,7 @@ def _request(m: ModelInfo) -> VideoRequest | ImageRequest:
     return VideoRequest(prompt="a paper boat drifts", first_frame=first)
 
 
-@pytest.mark.parametrize("model_id", [*TODAY_VIDEO, EDIT])
+@pytest.mark.parametrize("model_id", [*TODAY_VIDEO, *EDITS])
 def test_the_emulator_knows_each_model_and_accepts_what_the_catalog_sends(
     emu: Emulator, model_id: str
 ) -> None:
@@ -219,6 +220,25 @@ def test_an_image_option_that_is_not_an_image_is_refused_before_sending(
     with pytest.raises(InvalidRequestError, match=message):
         arthur_gen.generate_video("x", backend="replicate", options={"subject_reference": str(fake)})
     assert emu.create_count == 0
+
+
+def test_seedream_edits_with_its_input_image_in_a_list(emu: Emulator) -> None:
+    original = arthur_gen.generate_image("a street", backend="replicate", seed=3)
+    edited = arthur_gen.generate_image(
+        "make it night", backend="replicate", model="seedream-4", image=original, aspect_ratio="9:16"
+    )
+    assert original.job_id in edited.parents and edited.cost_usd == pytest.approx(0.03)
+    (_, prediction) = emu.predictions.values()
+    sent = prediction.sent_input
+    assert sent["aspect_ratio"] == "9:16" and len(sent["image_input"]) == 1
+    assert str(sent["image_input"][0]).startswith("data:image/webp;base64,")
+    series = arthur_gen.generate_image(
+        "a comic strip",
+        backend="replicate",
+        model="seedream",
+        options={"sequential_image_generation": "auto", "max_images": 3},
+    )
+    assert len(series.paths) == 3 and series.cost_usd == pytest.approx(0.09)  # each image billed
 
 
 def test_reference_images_are_uploaded_or_inlined(emu: Emulator, tmp_path: Path) -> None:

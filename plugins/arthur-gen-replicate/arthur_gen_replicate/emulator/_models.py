@@ -145,7 +145,7 @@ MODELS: Mapping[str, ModelSpec] = {
         defaults={"duration": 5, "aspect_ratio": "16:9"},
         needs={"last_frame_image": "image"},
     ),
-    # official models that arthur-gen's catalog does not list (run by id, price unknown)
+    # an official model that arthur-gen's catalog does not list (run by id, price unknown)
     "google/nano-banana": ModelSpec(
         "image",
         required=("prompt",),
@@ -156,7 +156,12 @@ MODELS: Mapping[str, ModelSpec] = {
     "bytedance/seedream-4": ModelSpec(
         "image",
         required=("prompt",),
-        ranges={"max_images": (1, 15)},
+        choices={
+            "size": ("1K", "2K", "4K", "custom"),
+            "aspect_ratio": ("match_input_image", "1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3", "21:9"),
+            "sequential_image_generation": ("disabled", "auto"),
+        },
+        ranges={"max_images": (1, 15), "width": (1024, 4096), "height": (1024, 4096)},
         defaults={"output_format": "jpg", "max_images": 1},
         uri_lists={"image_input": 10},
         array_output=True,
@@ -338,7 +343,9 @@ def plan_outputs(model: str, spec: ModelSpec, inp: Mapping[str, Any]) -> tuple[M
     width, height = _size(params, _IMAGE_SIDE, (1, 1))
     if not spec.array_output:
         return (Media(f"output.{fmt}", fmt, width, height, digest(0)),)
-    count = int(params.get("num_outputs", params.get("max_images", 1)))
+    count = int(params.get("num_outputs", 1))
+    if params.get("sequential_image_generation") == "auto":  # seedream-4: up to max_images
+        count = int(params.get("max_images", 1))
     return tuple(Media(f"out-{i}.{fmt}", fmt, width, height, digest(i)) for i in range(count))
 
 
