@@ -201,3 +201,5 @@ def test_the_linkedin_example_validates_and_plans(emulator: Emulator) -> None:
     assert all(s.caption for s in plan.board.shots)
     assert plan.total_usd == pytest.approx(2.009) and plan.budget_problem is None
     assert [s.name for s in plan.steps][-1] == "edit:linkedin-portrait"
+    recipe = Storyboard.from_file(example)._edit_args(plan.board.outputs[0])["recipe"]
+    assert [(t.kind, t.after) for t in recipe] == [("crossfade", None), ("cut", 2)]  # render -> share cuts
