@@ -393,11 +393,11 @@ def default_route(kind: Kind) -> tuple[str | None, Route | None, str]:
 
     request: Request = ImageRequest(prompt="test") if kind is Kind.IMAGE else VideoRequest(prompt="test")
     try:
-        backend, _, chosen = route(kind, request, None, None)
+        backend, model, chosen = route(kind, request, None, None)
+        if chosen is None:  # one backend set as the default in the config: its own answer
+            option = _consider(backend, model.id, request, None, False)
+            return (backend.id if option.runs else None), None, option.reason
     except ArthurGenError as exc:
         return None, None, str(exc)
-    if chosen is None:  # one backend set as the default in the config
-        status = backend_status(backend)
-        return (backend.id if status.ok else None), None, "" if status.ok else status.reason
     picked = chosen.chosen
     return (picked.backend if picked else None), chosen, ""

@@ -319,3 +319,19 @@ def test_no_backend_installed_says_which_plugins_make_one() -> None:
     set_config_value("defaults.video_backend", "auto")
     with pytest.raises(UnknownModelError, match="no video backend is installed"):
         arthur_gen.generate_video("w")
+
+
+def test_a_configured_backend_that_cannot_run_is_not_marked_default(pair: Pair, capsys: Any) -> None:
+    from arthur_gen._cli import main
+
+    pair[0].weights = False
+    set_config_value("defaults.video_backend", "local-clip")
+    assert main(["backends", "--json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["local-clip"]["available"] and not rows["local-clip"]["default"]
+    assert main(["doctor", "--json"]) == 0
+    routing = json.loads(capsys.readouterr().out)["routing"]["video"]
+    assert routing["runs"] is None and "weights of tiny-wan" in routing["error"]
+    pair[0].weights = True
+    assert main(["backends", "--json"]) == 0
+    assert {r["id"]: r for r in json.loads(capsys.readouterr().out)}["local-clip"]["default"]
