@@ -47,6 +47,7 @@ from ._catalog import (
     MAX_SIZE,
     MIN_SIZE,
     MIN_TILE_SIZE,
+    OUTPAINT_ASPECTS,
     QUANTIZE_CHOICES,
     SIZE_MULTIPLE,
     Entry,
@@ -175,6 +176,82 @@ class Memory:
 
 
 @attrs.frozen(kw_only=True)
+class Outpaint:
+    """Reframe an image to another aspect ratio: the canvas, and where the original sits on it."""
+
+    aspect: str
+    source: str
+    canvas: tuple[int, int]  # output width, height (multiples of 16)
+    box: tuple[int, int, int, int]  # left, top, width, height of the original on the canvas
+
+    def metadata(self) -> dict[str, Any]:
+        return {"aspect": self.aspect, "canvas": list(self.canvas), "box": list(self.box)}
+
+    def prepare(self, folder: Path) -> tuple[str, Any]:
+        """Write the canvas mflux edits (the original on a blurred stretch of itself); returns
+        its path and the original, resized into its box, to paste back after."""
+        from PIL import Image, ImageFilter, ImageOps
+
+        left, top, width, height = self.box
+        with Image.open(self.source) as raw:
+            original = (
+                ImageOps.exif_transpose(raw).convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+            )
+        canvas = original.resize(self.canvas, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(24))
+        canvas.paste(original, (left, top))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "outpaint-canvas.png"
+        canvas.save(path, format="PNG")
+        return str(path), original
+
+
+def _outpaint(entry: Entry, options: Mapping[str, Any], request: ImageRequest) -> Outpaint | None:
+    aspect = options.get("outpaint")
+    if aspect is None:
+        return None
+    field = "options.outpaint"
+    if entry.family.edit_class_name is None:
+        raise _bad(entry, field, aspect, "only FLUX.2 klein models outpaint")
+    if not isinstance(aspect, str) or aspect not in OUTPAINT_ASPECTS:
+        raise _bad(entry, field, aspect, "one of " + ", ".join(OUTPAINT_ASPECTS))
+    if request.image is None:
+        raise _bad(entry, field, aspect, "give the image to reframe (image=PATH)")
+    if _URL.match(request.image):
+        raise _bad(entry, "image", request.image[:60], "mflux reads a local file; download it first")
+    for name in ("width", "height", "aspect_ratio", "strength"):
+        if getattr(request, name) is not None:
+            raise _bad(
+                entry, name, getattr(request, name), "outpaint sets the size from the image and aspect"
+            )
+    if options.get("reference_images") is not None:
+        raise _bad(entry, field, aspect, "give either outpaint or reference_images, not both")
+    from PIL import Image
+
+    try:
+        with Image.open(request.image) as image:
+            width, height = image.size
+            if image.getexif().get(0x0112) in _QUARTER_TURNS:
+                width, height = height, width
+    except OSError as exc:
+        raise _bad(entry, "image", request.image, f"cannot be read as an image ({exc})") from None
+    a, b = (int(x) for x in aspect.split(":"))
+    ratio = a / b
+    if abs(width / height - ratio) < 0.01:
+        raise _bad(entry, field, aspect, f"the image is {width}x{height}, already {aspect}")
+    # the smallest canvas of that aspect holding the image, then scaled into the model's bounds
+    canvas_w, canvas_h = (
+        (height * ratio, float(height)) if width / height < ratio else (float(width), width / ratio)
+    )
+    scale = min(MAX_SIZE / max(canvas_w, canvas_h), max(1.0, MIN_SIZE / min(canvas_w, canvas_h)))
+    out_w = max(MIN_SIZE, int(canvas_w * scale) // SIZE_MULTIPLE * SIZE_MULTIPLE)
+    out_h = max(MIN_SIZE, int(canvas_h * scale) // SIZE_MULTIPLE * SIZE_MULTIPLE)
+    fit = min(out_w / width, out_h / height)
+    box_w, box_h = min(out_w, round(width * fit)), min(out_h, round(height * fit))
+    box = ((out_w - box_w) // 2, (out_h - box_h) // 2, box_w, box_h)
+    return Outpaint(aspect=aspect, source=str(Path(request.image).absolute()), canvas=(out_w, out_h), box=box)
+
+
+@attrs.frozen(kw_only=True)
 class Plan:
     """What one request becomes: the weights to load and the ``generate_image`` arguments."""
 
@@ -184,6 +261,7 @@ class Plan:
     strength: float | None
     download: bool
     memory: Memory = Memory()
+    outpaint: Outpaint | None = None
 
     @property
     def class_path(self) -> str:
@@ -228,6 +306,7 @@ class Plan:
             "image_strength": kw.get("image_strength"),
             "strength": self.strength,
             "reference_images": list(kw.get("image_paths") or []),
+            "outpaint": self.outpaint.metadata() if self.outpaint else None,
             **self.memory.metadata(),
         }
 
@@ -396,6 +475,7 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
     download = options.get("download", False)
     if not isinstance(download, bool):
         raise _bad(entry, "options.download", download, "must be true or false")
+    outpaint = _outpaint(entry, options, request)
     references = _reference_images(entry, options, request)
     memory = _memory(entry, options)
 
@@ -407,7 +487,9 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
             "mflux reads a local file; download the image and pass its path",
         )
 
-    if request.width is not None and request.height is not None:
+    if outpaint is not None:
+        width, height = outpaint.canvas
+    elif request.width is not None and request.height is not None:
         width, height = request.width, request.height
     elif request.aspect_ratio is not None:
         width, height = _size_for_aspect(request.aspect_ratio)
@@ -442,7 +524,7 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
     image_strength: float | None = None
     if request.strength is not None and request.image is None:
         raise _bad(entry, "strength", request.strength, "needs an input image (image=PATH)")
-    if request.image is not None:
+    if request.image is not None and outpaint is None:
         strength = request.strength if request.strength is not None else DEFAULT_STRENGTH
         # arthur-gen's strength is how much to change the image (1.0 ignores it); mflux's
         # image_strength is how much of it to keep: the share of steps skipped.
@@ -467,7 +549,7 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
     }
     if entry.supports_guidance:
         kwargs["guidance"] = guidance
-    if request.image is not None:
+    if request.image is not None and outpaint is None:
         kwargs["image_path"] = request.image
         kwargs["image_strength"] = image_strength
     if negative is not None:
@@ -482,10 +564,16 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
         lora_paths=lora_paths,
         lora_scales=lora_scales,
         lora_stamps=_stamps(lora_paths),
-        variant="edit" if references else "",
+        variant="edit" if references or outpaint else "",
     )
     return Plan(
-        entry=entry, key=key, generate_kwargs=kwargs, strength=strength, download=download, memory=memory
+        entry=entry,
+        key=key,
+        generate_kwargs=kwargs,
+        strength=strength,
+        download=download,
+        memory=memory,
+        outpaint=outpaint,
     )
 
 
@@ -731,8 +819,15 @@ class MfluxBackend(LocalBackend, ImageBackend):
                 slot.bridge.attach(ctx)
                 try:
                     bound_prompt_cache(slot.model)
+                    kwargs = dict(plan.generate_kwargs)
+                    if plan.outpaint is not None:  # mflux edits the canvas; the original goes back on top
+                        canvas, original = plan.outpaint.prepare(ctx.workdir)
+                        kwargs["image_paths"] = [canvas]
                     with _memory_settings(slot.model, plan.memory):
-                        result = slot.model.generate_image(**plan.generate_kwargs)
+                        result = slot.model.generate_image(**kwargs)
+                    if plan.outpaint is not None:
+                        result.image = result.image.convert("RGB")
+                        result.image.paste(original, plan.outpaint.box[:2])
                     bits = getattr(slot.model, "bits", plan.key.quantize)
                 finally:
                     slot.bridge.attach(None)

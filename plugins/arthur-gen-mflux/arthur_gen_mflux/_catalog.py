@@ -26,6 +26,7 @@ __all__ = [
     "MAX_SIZE",
     "MIN_SIZE",
     "MIN_TILE_SIZE",
+    "OUTPAINT_ASPECTS",
     "QUANTIZE_CHOICES",
     "SIZE_MULTIPLE",
     "Entry",
@@ -41,6 +42,7 @@ MAX_SIZE = 2048
 MAX_LORA_SCALE = 10.0
 ASPECT_RATIOS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9", "9:21")
 MAX_REFERENCE_IMAGES = 4
+OUTPAINT_ASPECTS = ("16:9", "9:16", "1:1", "4:5", "5:4", "4:3", "3:4", "3:2", "2:3", "21:9", "9:21")
 MIN_TILE_SIZE = 128  # mflux.cli.parser.parsers.vae_tile_size: at least 128, a multiple of 16
 LOW_RAM_CACHE_LIMIT_GB = 1.0  # mflux's --low-ram MLX cache limit (MemorySaver: 1000**3 bytes)
 DEFAULT_STRENGTH = 0.6  # arthur-gen strength; mflux's own default image_strength is 0.4 (= 1 - 0.6)
@@ -368,6 +370,13 @@ def _edit_options(entry: Entry) -> tuple[OptionSpec, ...]:
             help=f"edit with 1-{MAX_REFERENCE_IMAGES} local reference images (mflux's "
             f"{entry.family.edit_class_name}, same weights): keeps a character or product consistent "
             "across keyframes; the first image sets the size unless you give one",
+        ),
+        OptionSpec(
+            name="outpaint",
+            type=str,
+            choices=OUTPAINT_ASPECTS,
+            help="reframe the input image (image=PATH) to this aspect ratio: the original is kept "
+            f"pixel for pixel and {entry.family.edit_class_name} paints the new borders",
         ),
     )
 

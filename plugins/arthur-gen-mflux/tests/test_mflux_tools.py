@@ -221,3 +221,108 @@ def test_klein_edit_with_reference_images_on_the_real_pipeline(
 
     # the reference images condition the result
     assert np.abs(pixels(edited.path) - pixels(plain.path)).mean() > 1.0
+
+
+# -- outpaint -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "aspect", "canvas", "box"),
+    [
+        ((1024, 1024), "16:9", (1808, 1024), (392, 0, 1024, 1024)),
+        ((1024, 1024), "9:16", (1024, 1808), (0, 392, 1024, 1024)),
+        ((1920, 1080), "1:1", (1920, 1920), (0, 420, 1920, 1080)),
+        ((1920, 1080), "4:5", (1632, 2048), (0, 565, 1632, 918)),  # scaled into 2048
+        ((300, 200), "16:9", (448, 256), (32, 0, 384, 256)),  # scaled up to the 256 minimum
+    ],
+)
+def test_outpaint_plans_the_canvas(
+    size: tuple[int, int],
+    aspect: str,
+    canvas: tuple[int, int],
+    box: tuple[int, int, int, int],
+    tmp_path: Path,
+) -> None:
+    from arthur_gen_mflux._backend import plan_request
+
+    from arthur_gen._requests import ImageRequest
+
+    entry = entry_for("flux2-klein-4b")
+    assert entry is not None
+    source = tmp_path / "key.png"
+    source.write_bytes(tiny_png(*size))
+    plan = plan_request(
+        entry, ImageRequest(prompt="x", seed=1, image=str(source), options={"outpaint": aspect})
+    )
+    assert plan.outpaint is not None
+    assert (plan.outpaint.canvas, plan.outpaint.box) == (canvas, box)
+    kw = plan.generate_kwargs
+    assert (kw["width"], kw["height"]) == canvas and "image_path" not in kw
+    assert plan.key.variant == "edit"
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "match"),
+    [
+        ("schnell", {"options": {"outpaint": "16:9"}, "image": True}, "unknown option"),
+        ("flux2-klein-4b", {"options": {"outpaint": "16:9"}}, "give the image"),
+        ("flux2-klein-4b", {"options": {"outpaint": "1:1"}, "image": True}, "already 1:1"),
+        ("flux2-klein-4b", {"options": {"outpaint": "7:3"}, "image": True}, "outpaint"),
+        (
+            "flux2-klein-4b",
+            {"options": {"outpaint": "16:9"}, "image": True, "width": 512, "height": 256},
+            "size",
+        ),
+        ("flux2-klein-4b", {"options": {"outpaint": "16:9"}, "image": True, "strength": 0.5}, "strength"),
+    ],
+)
+def test_outpaint_is_refused_before_loading(
+    run: Callable[..., Any],
+    loader: FakeLoader,
+    weights: Path,
+    png: Callable[..., str],
+    model: str,
+    fields: dict[str, Any],
+    match: str,
+) -> None:
+    if fields.pop("image", False):
+        fields["image"] = png("square.png", 256, 256)
+    with pytest.raises(InvalidRequestError, match=match):
+        run(model, **fields)
+    assert loader.loads == []
+
+
+def test_outpaint_on_the_real_pipeline_keeps_the_original(
+    real_backend: MfluxBackend, tiny: Any, tmp_path: Path
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.linspace(0, 255, 256, dtype=np.uint8)
+    source = tmp_path / "keyframe.png"
+    Image.fromarray(
+        np.stack(
+            [np.tile(ramp, (256, 1)), np.tile(ramp[:, None], (1, 256)), np.full((256, 256), 90, np.uint8)],
+            axis=-1,
+        )
+    ).save(source)
+    result = arthur_gen.generate_image(
+        "extend the scene",
+        backend="mflux",
+        model="flux2-klein-4b",
+        seed=4,
+        steps=1,
+        image=str(source),
+        options={"model_path": str(tiny.mflux), "outpaint": "16:9"},
+        out_dir=tmp_path / "out",
+        cache=False,
+    )
+    meta = json.loads(result.sidecars[0].read_text())["backend_metadata"]
+    assert meta["outpaint"] == {"aspect": "16:9", "canvas": [448, 256], "box": [96, 0, 256, 256]}
+    assert meta["mflux_class"].endswith("Flux2KleinEdit")
+    with Image.open(result.path) as image:
+        assert image.size == (448, 256)
+        pixels = np.asarray(image.convert("RGB"))
+    with Image.open(source) as original:
+        assert np.array_equal(pixels[:, 96:352], np.asarray(original.convert("RGB")))  # kept exactly
+    assert pixels[:, :96].std() > 1.0  # painted borders, not empty
