@@ -429,7 +429,13 @@ class MlxVideoBackend(LocalBackend, VideoBackend):
 
     def _missing(self, plan: Plan) -> BackendUnavailableError | None:
         if plan.text_folder is not None:
-            return _weights.ltx_missing_error(plan.entry, plan.folder, plan.text_folder, audio=plan.audio)
+            return _weights.ltx_missing_error(
+                plan.entry,
+                plan.folder,
+                plan.text_folder,
+                audio=plan.audio,
+                image=bool(plan.kwargs.get("image")),
+            )
         return _weights.missing_weights_error(plan.entry, plan.folder)
 
     def _memory_need(self, plan: Plan) -> float:

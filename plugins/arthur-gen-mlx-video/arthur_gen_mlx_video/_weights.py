@@ -208,7 +208,7 @@ def memory_refusal(entry: Entry, folder: Path) -> str | None:
 LTX_UPSAMPLER_REPO = "Lightricks/LTX-2"
 LTX_UPSAMPLER_FILE = "ltx-2-spatial-upscaler-x2-1.0.safetensors"
 LTX_UPSAMPLER_GB = 1.0
-_LTX_PARTS = ("transformer", "connector", "vae_decoder", "audio_vae", "vocoder", "upsampler")
+_LTX_PARTS = ("transformer", "connector", "vae_decoder", "vae_encoder", "audio_vae", "vocoder", "upsampler")
 
 
 def text_encoder_folder_for(entry: Entry, text_encoder_path: str | None) -> Path:
@@ -305,7 +305,7 @@ def ltx_text_encoder_command(entry: Entry, folder: Path) -> str:
 
 
 def ltx_missing_error(
-    entry: Entry, folder: Path, text_folder: Path, *, audio: bool = True
+    entry: Entry, folder: Path, text_folder: Path, *, audio: bool = True, image: bool = False
 ) -> BackendUnavailableError | None:
     """Why this LTX-2 call would need the network (or would run on random weights), or None.
 
@@ -334,6 +334,8 @@ def ltx_missing_error(
         )
     parts = ltx_parts(folder)
     needed = {"transformer", "connector", "vae_decoder"} | ({"audio_vae", "vocoder"} if audio else set())
+    if image:  # image-to-video encodes the first frame
+        needed.add("vae_encoder")
     absent = sorted(needed - parts)
     if absent:
         return BackendUnavailableError(

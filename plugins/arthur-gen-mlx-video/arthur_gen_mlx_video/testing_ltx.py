@@ -14,7 +14,9 @@ word-level stand-in tokenizer)::
 
 The package's loaders run as they are: the Gemma 3 model, its feature extractor and both
 embeddings connectors (sized by ``embedded_config.json``), the spatial upsampler (sized by its
-weights) and the vocoder (sized by ``embedded_config.json``) are the real classes at tiny sizes.
+weights), the vocoder and the video VAE encoder that image-to-video uses (both sized by
+``embedded_config.json``) are the real classes at tiny sizes.
+
 Three sizes are written in the package's code, so :func:`tiny_ltx2` swaps in subclasses of
 ``LTXModel``, ``LTX2VideoDecoder`` and ``AudioDecoder`` that keep the architecture and shrink
 the widths; the weights still come from the file through the package's own loaders.
@@ -66,6 +68,14 @@ TINY_EMBEDDED_CONFIG: dict[str, Any] = {
         "connector_num_learnable_registers": 128,
         "audio_connector_num_attention_heads": 2,
         "audio_connector_attention_head_dim": 32,
+    },
+    "vae": {  # the encoder (image-to-video) is built from these; 128 channels, 8x time, 8x space
+        "encoder_blocks": [
+            ["compress_space", {}],
+            ["compress_time", {}],
+            ["compress_all", {}],
+            ["compress_all", {}],
+        ]
     },
     "vocoder": {
         "vocoder": {
@@ -213,6 +223,7 @@ def build_tiny_ltx2(root: Path, *, seed: int = 0) -> tuple[Path, Path]:
         LanguageModel,
     )
     from mlx_video.models.ltx.upsampler import LatentUpsampler
+    from mlx_video.models.ltx.video_vae.video_vae import VideoEncoder
     from mlx_vlm.models.gemma3.config import TextConfig
 
     mx.random.seed(seed)
@@ -266,6 +277,8 @@ def build_tiny_ltx2(root: Path, *, seed: int = 0) -> tuple[Path, Path]:
     weights.update(_torch_layout(_flat(upsampler, "upsampler.")))
     decoder = tiny["LTX2VideoDecoder"]()
     weights.update(_flat(decoder, "vae_decoder."))
+    blocks = [(name, params) for name, params in TINY_EMBEDDED_CONFIG["vae"]["encoder_blocks"]]
+    weights.update(_flat(VideoEncoder(encoder_blocks=blocks), "vae_encoder."))
     weights["vae_decoder.per_channel_statistics.mean"] = mx.zeros((128,))
     weights["vae_decoder.per_channel_statistics.std"] = mx.ones((128,))
     audio = tiny["AudioDecoder"](z_channels=AUDIO_LATENT_CHANNELS, out_ch=2, mel_bins=64)

@@ -134,9 +134,16 @@ def _streams(path: Path) -> dict[str, Any]:
         return out
 
 
-def test_real_pipeline_video_with_sound_progress_warm_cancel(tiny_ltx: tuple[Path, Path]) -> None:
+def test_real_pipeline_video_with_sound_progress_warm_cancel(
+    tiny_ltx: tuple[Path, Path], tmp_path: Path
+) -> None:
     """The package's real generate_video_with_audio on a tiny random LTX-2, via generate_video."""
+    from PIL import Image
+
     from arthur_gen.media import read_mp4_metadata
+
+    still = tmp_path / "still.png"
+    Image.new("RGB", (256, 256), (200, 120, 40)).save(still)
 
     events: list[Any] = []
     options = _options(tiny_ltx, num_frames=9)
@@ -156,15 +163,18 @@ def test_real_pipeline_video_with_sound_progress_warm_cancel(tiny_ltx: tuple[Pat
         steps = [(e.step, e.total) for e in events if e.phase == "step"]
         assert steps == [(i, 12) for i in range(13)]  # 8 + 3 denoising steps, then the decode
 
-        second = arthur_gen.generate_video(
+        second = arthur_gen.generate_video(  # image-to-video, 30 fps, no sound, warm
             "a lighthouse, waves", backend="mlx_video", model="ltx-2", width=256, height=256, seed=4,
-            fps=30, options={**options, "audio": False}, cache=False,
+            fps=30, first_frame=str(still), options={**options, "audio": False, "image_strength": 0.9},
+            cache=False,
         )  # fmt: skip
         streams = _streams(second.paths[0])
         assert streams["fps"] == 30.0 and streams["audio"] is None and streams["frames"] == 9
-        assert '"warm": true' in json.dumps(read_mp4_metadata(second.paths[0]))
+        text = json.dumps(read_mp4_metadata(second.paths[0]))
+        assert '"warm": true' in text and str(still) in text and '"image_strength": 0.9' in text
         counts = backend().load_counts()
         assert counts["text_encoder"] == 1 and counts["transformer"] == 1  # loaded once for both
+        assert counts["load_vae_encoder"] == 1  # the first frame went through the VAE encoder
 
         cancel = threading.Event()
 
