@@ -86,6 +86,7 @@ class Trials:
             "ARTHUR_GEN_YOUTUBE_CHUNK_BYTES": str(CHUNK),
             "ARTHUR_GEN_LINKEDIN_API_URL": self.linkedin.url,
             "EMU_LINKEDIN_TOKEN": self.linkedin.token,
+            "PYTHONFAULTHANDLER": "1",
         }
         creds = self.youtube.write_credentials(home)
         self._cli("accounts", "add", "youtube", "--credentials", str(creds))
@@ -137,11 +138,21 @@ class Trials:
             text=True,
             start_new_session=True,
         )
+        hung = False
         try:
             if not held.wait(120):
                 raise RuntimeError(f"{platform}/{phase}: the child never reached the step")
             os.killpg(proc.pid, sig)
-            _, err = proc.communicate(timeout=60)
+            try:
+                _, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:  # still running 30 s after the signal: dump its stacks
+                hung = True
+                os.kill(proc.pid, signal.SIGABRT)  # PYTHONFAULTHANDLER=1 prints every thread's stack
+                _, err = proc.communicate(timeout=30)
+                dump = self.home.parent / f"publish-crash-hang-{platform}-{phase}-{self.count}.txt"
+                dump.write_text(err)
+                print(f"  the child ignored {sig.name} for 30 s; stacks in {dump}", file=sys.stderr)
+                err = ""
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -168,6 +179,7 @@ class Trials:
             "created": created1 - created0,
             "resent": bytes1 - bytes0 - size,
             "intact": self._intact(platform, outcome["job_id"], video),
+            "hung": hung,
         }
 
     def _intact(self, platform: str, job_id: str, video: Path) -> bool:
@@ -232,6 +244,7 @@ def main() -> int:
                             sum(max(0, r["created"] - 1) for r in results),
                             max(r["resent"] for r in results),
                             sum(r["intact"] for r in results),
+                            sum(r["hung"] for r in results),
                         ]
                     )
                     print(" ".join(str(c) for c in rows[-1]), file=sys.stderr, flush=True)
@@ -249,6 +262,7 @@ def main() -> int:
         "duplicates",
         "max resent B",
         "intact",
+        "slow exit",
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     for line in [head, *rows]:
@@ -266,6 +280,9 @@ def main() -> int:
     )
     broken = sum(r[3] - r[9] for r in rows)
     print(f"{broken} uploads whose bytes on the platform differ from the file.")
+    slow = sum(r[10] for r in rows)
+    if slow:
+        print(f"{slow} children still ran 30 s after the signal (stopped with SIGABRT, stacks saved).")
     return 1 if duplicates or worst > CHUNK or broken else 0
 
 

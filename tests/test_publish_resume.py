@@ -302,3 +302,26 @@ def _other(clip: Path, folder: Path) -> Path:
     with other.open("ab") as fh:
         fh.write((16).to_bytes(4, "big") + b"free" + b"otherbyt")
     return other
+
+
+def test_resume_never_takes_over_a_live_upload_stuck_in_one_step(
+    linkedin: LinkedInEmulator, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step longer than a lease (LinkedIn still processing) keeps the job its owner's."""
+    import threading
+
+    from arthur_gen import _store
+
+    monkeypatch.setattr(_store, "LEASE_S", 0.3)
+    held = linkedin.hold("status")
+    box: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: box.update(done=publish(clip, to="linkedin", text="slow")))
+    worker.start()
+    try:
+        assert held.wait(60)
+        time.sleep(1.5)  # five leases long
+        assert arthur_gen.resume() == []
+    finally:
+        linkedin.release()
+        worker.join(60)
+    assert box["done"]["state"] == "saved" and len(linkedin.snapshot()["posts"]) == 1
