@@ -372,22 +372,23 @@ def _drive_local(
         timer.daemon = True
         timer.start()
     try:
-        outputs = backend.generate(request, model, ctx)
+        with get_store().lease_kept(row.id, owner_token()):
+            outputs = backend.generate(request, model, ctx)
     except (JobCanceledError, KeyboardInterrupt) as exc:
         shutil.rmtree(work, ignore_errors=True)
         if timed_out.is_set() and not isinstance(exc, KeyboardInterrupt):
-            _fail(store, row, "canceled", f"deadline of {opts.timeout_s:g} s passed")
+            _fail(store, row, "canceled", f"deadline of {opts.timeout_s:g} s passed", **_FREE)
             raise JobTimeoutError(
                 f"job {row.id} did not finish within {opts.timeout_s:g} s and was stopped "
                 "(pass timeout=... for longer jobs)"
             ) from None
-        _fail(store, row, "canceled", "cancelled by the user")
+        _fail(store, row, "canceled", "cancelled by the user", **_FREE)
         raise
     except ArthurGenError as exc:
-        _fail(store, row, "failed", str(exc))
+        _fail(store, row, "failed", str(exc), **_FREE)
         raise
     except Exception as exc:
-        _fail(store, row, "failed", f"{type(exc).__name__}: {exc}")
+        _fail(store, row, "failed", f"{type(exc).__name__}: {exc}", **_FREE)
         raise GenerationError(f"{backend.id}/{model.id} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         if timer is not None:
@@ -491,11 +492,30 @@ def _drive_remote(
     opts: RunOptions,
 ) -> JobRow:
     store = get_store()
-    owner = owner_token()
     started = time.time()
     timeout = row.timeout_s or opts.timeout_s or DEFAULT_TIMEOUT_S[model.kind]
     deadline = time.monotonic() + timeout
     ctx = RemoteContext(job_id=row.id, key=key, timeout_s=timeout, deadline=deadline)
+    try:
+        with get_store().lease_kept(row.id, owner_token()):
+            return _drive_remote_steps(row, backend, model, request, ctx, opts, started, deadline)
+    except KeyboardInterrupt:
+        _cancel_unsent(store, row.id, NOT_STARTED)
+        raise
+
+
+def _drive_remote_steps(
+    row: JobRow,
+    backend: RemoteBackend,
+    model: ModelInfo,
+    request: Request,
+    ctx: RemoteContext,
+    opts: RunOptions,
+    started: float,
+    deadline: float,
+) -> JobRow:
+    store = get_store()
+    owner = owner_token()
     if row.state == "planned" and row.submit_count > 0:
         row = store.update(
             row.id,

@@ -8,6 +8,7 @@ says which process drives a job; a job whose owner died can be taken over.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -28,6 +29,7 @@ __all__ = ["ACTIVE_STATES", "JobRow", "Store", "get_store", "new_job_id", "owner
 ACTIVE_STATES = ("planned", "submitted", "running", "completed", "uncertain")
 FINAL_STATES = ("saved", "failed", "canceled")
 LEASE_S = 30.0
+_log = logging.getLogger("arthur_gen")
 #: How long a write waits for another process's write lock before it gives up (seconds).
 LOCK_WAIT_S = 60.0
 
@@ -427,6 +429,36 @@ class Store:
                 return None
             self._update(db, job_id, lease_owner=owner, lease_until=time.time() + LEASE_S)
         return self.get(job_id)
+
+    def renew(self, job_id: str, owner: str) -> bool:
+        """Extend ``owner``'s lease on an unfinished job; False once the job is no longer its own."""
+        marks = ",".join("?" * len(ACTIVE_STATES))
+        with self._write() as db:
+            cur = db.execute(
+                f"UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND state IN ({marks})",
+                (time.time() + LEASE_S, job_id, owner, *ACTIVE_STATES),
+            )
+            return cur.rowcount > 0
+
+    @contextmanager
+    def lease_kept(self, job_id: str, owner: str) -> Iterator[None]:
+        """Renew ``owner``'s lease from a helper thread while the body works (a long download, a
+        local generation with slow steps), so no other process takes a live owner's job over."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(LEASE_S / 3):
+                try:
+                    if not self.renew(job_id, owner):
+                        return  # finished, or no longer ours
+                except Exception as exc:  # a busy store: try again at the next beat
+                    _log.warning("job %s: could not renew its lease: %s", job_id, exc)
+
+        threading.Thread(target=beat, name=f"arthur-gen-lease-{job_id}", daemon=True).start()
+        try:
+            yield
+        finally:
+            stop.set()
 
     def release(self, job_id: str, owner: str) -> None:
         with self._write() as db:
