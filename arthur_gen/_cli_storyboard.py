@@ -1,4 +1,4 @@
-"""CLI: ``arthur-gen storyboard plan FILE [--json]`` and ``storyboard run FILE [--yes]``."""
+"""CLI: ``arthur-gen storyboard plan FILE [--json]`` and ``storyboard run|resume FILE [--yes]``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ def add_commands(sub: Any) -> None:
     plan.add_argument("file", metavar="FILE", help="the storyboard YAML file")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.set_defaults(func=_cmd_plan)
-    run = actions.add_parser("run", help="run the graph (again: only what changed or is left)")
+    run = actions.add_parser(
+        "run",
+        aliases=["resume"],
+        help="run the graph (again, or `resume` after a crash or Ctrl-C: only what changed or is left)",
+    )
     run.add_argument("file", metavar="FILE", help="the storyboard YAML file")
     run.add_argument("--yes", "-y", action="store_true", help="skip the confirmation above the threshold")
     run.add_argument("--out", help="output folder")

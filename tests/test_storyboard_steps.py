@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from arthur_gen_replicate.emulator import Emulator  # noqa: E402
 from arthur_gen_youtube.emulator import Emulator as YouTube  # noqa: E402
 
 import arthur_gen  # noqa: E402
+from arthur_gen._cli import main  # noqa: E402
 from arthur_gen.publish import get_publisher  # noqa: E402
 from arthur_gen.storyboard import Storyboard  # noqa: E402
 from arthur_gen.testing import registered  # noqa: E402
@@ -67,7 +69,7 @@ def _board(tmp_path: Path, text: str) -> Path:
 
 
 def test_publish_step_uploads_the_edit_once_with_each_shots_transition(
-    replicate: Emulator, youtube: YouTube, tmp_path: Path
+    replicate: Emulator, youtube: YouTube, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _board(tmp_path, BOARD + PUBLISH)
     plan = Storyboard.from_file(path).plan()
@@ -95,6 +97,10 @@ def test_publish_step_uploads_the_edit_once_with_each_shots_transition(
     assert youtube.snapshot()["inserts"] == 1 and replicate.create_count == 3
     assert again.publications[0]["remote_id"] == remote["id"] and again.publications[0]["cached"]
     assert any(e.step == "publish:youtube#0" and e.state == "done" and e.cached for e in events)
+    assert main(["storyboard", "resume", str(path), "--json"]) == 0  # the CLI's name after a crash
+    resumed = json.loads(capsys.readouterr().out)
+    assert resumed["publications"][0]["remote_id"] == remote["id"] and resumed["cost_usd"] == 0
+    assert youtube.snapshot()["inserts"] == 1 and replicate.create_count == 3
 
 
 def test_a_changed_reference_image_counts_as_a_change(replicate: Emulator, tmp_path: Path) -> None:
