@@ -139,6 +139,19 @@ def test_official_model_outside_the_catalog_uses_the_models_endpoint(emu: Emulat
     assert prediction.json["version"] == "hidden"
 
 
+@pytest.mark.parametrize(
+    ("status", "error"), [(404, arthur_gen.UnknownModelError), (500, arthur_gen.GenerationError)]
+)
+def test_a_failed_model_lookup_creates_nothing(emu: Emulator, rows: Rows, status: int, error: type) -> None:
+    emu.faults.fail("models", status)
+    with pytest.raises(error) as caught:
+        arthur_gen.generate_image("x", backend="replicate", model="acme/painter", allow_unknown_price=True)
+    assert "acme/painter" in str(caught.value)
+    assert emu.create_count == 0
+    (row,) = rows() or [None]
+    assert row is None or row["state"] != "uncertain"  # nothing can have been created
+
+
 def test_dry_run_of_a_community_model_says_how_it_will_be_sent(emu: Emulator) -> None:
     plan = arthur_gen.plan("image", "x", backend="replicate", model="acme/painter", allow_unknown_price=True)
     endpoint = plan.to_dict()["would_send"]["endpoint"]

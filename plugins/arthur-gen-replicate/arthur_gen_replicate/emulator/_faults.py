@@ -6,7 +6,9 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-ENDPOINTS = frozenset({"create", "get", "cancel", "list", "files", "versions", "download"})
+ENDPOINTS = frozenset(
+    {"create", "get", "cancel", "list", "files", "models", "versions", "download", "stream"}
+)
 Action = Literal["fail", "drop", "truncate", "delay"]
 
 
