@@ -47,7 +47,7 @@ class Faults:
 
     `nth` counts requests to the endpoint made after the call (1 = the next one) and
     `times` is how many consecutive matching requests are hit (None: until `clear()`).
-    Endpoints: create, get, cancel, list, files, versions, download.
+    Endpoints: create, get, cancel, list, files, models, versions, download, stream.
     """
 
     def __init__(self) -> None:
