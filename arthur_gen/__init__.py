@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from ._requests import ImageRequest, VideoRequest
     from ._rerun import request_from, rerun
     from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
+    from ._routing import Route, RouteOption
     from ._runner import Plan
     from ._secrets import Secret
     from ._store import JobRow
@@ -129,6 +130,8 @@ _LAZY = {
     "NeedsKeyError": ".errors",
     "OptionSpec": "._models",
     "Plan": "._runner",
+    "Route": "._routing",
+    "RouteOption": "._routing",
     "PluginError": ".errors",
     "PluginWarning": "._plugins",
     "Price": "._models",
@@ -232,6 +235,8 @@ __all__ = [
     "RemoteOutput",
     "RemoteState",
     "RemoteStatus",
+    "Route",
+    "RouteOption",
     "Secret",
     "StoreError",
     "Storyboard",

@@ -536,17 +536,17 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             print(f"    {mark}{m['id']}{default}" + ("" if m["ready"] else f": {m['reason']}"))
             if not m["ready"] and m["fix"] and default:
                 print(f"        fix: {m['fix']}")
-    from ._routing import Option, _offline_hint, _short
+    from ._routing import RouteOption, _offline_hint, _short
 
     for kind, r in report["routing"].items():
         print(f"\n{kind} requests with no --backend ({r['preference']}): ", end="")
         error = f": {r['error']}" if r["error"] else ""
         print(f"run on {r['runs']}" if r["runs"] else f"nothing can run here{error}")
-        for o in map(lambda d: Option(**d), r["options"]):
+        for o in (RouteOption(**d) for d in r["options"]):
             what = "runs" if o.chosen else ("could run" if o.runs else f"skipped: {_short(o.reason)}")
             print(f"    {o.backend} ({o.model}, {o.price_text()}): {what}")
         if not r["runs"]:
-            keyless = [Option(**o) for o in r["options"] if o["reason"] == "missing API key"]
+            keyless = [RouteOption(**o) for o in r["options"] if o["reason"] == "missing API key"]
             hints = {_offline_hint(o).strip() for o in keyless}
             for hint in sorted(h for h in hints if h):
                 print(f"    {hint}")

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTO",
-    "Option",
     "Route",
+    "RouteOption",
     "backend_status",
     "check_key",
     "default_route",
@@ -53,7 +53,7 @@ BackendSpec = str | Sequence[str] | None
 
 
 @attrs.frozen(kw_only=True)
-class Option:
+class RouteOption:
     """One backend considered for a request: its model, its cost, and whether it runs here."""
 
     backend: str
@@ -89,17 +89,17 @@ class Route:
 
     kind: Kind
     preference: tuple[str, ...]  # as asked: ("auto",) or the list given
-    options: tuple[Option, ...]
+    options: tuple[RouteOption, ...]
 
     @property
-    def chosen(self) -> Option | None:
+    def chosen(self) -> RouteOption | None:
         return next((o for o in self.options if o.chosen), None)
 
     @property
     def runs(self) -> bool:
         return self.chosen is not None
 
-    def skipped(self) -> list[Option]:
+    def skipped(self) -> list[RouteOption]:
         """The options ahead of the chosen one (all of them when none runs)."""
         out = []
         for option in self.options:
@@ -174,7 +174,7 @@ def route_table(data: Mapping[str, Any]) -> list[str]:
     """``Route.to_dict()`` as aligned lines: marker, backend, where, model, cost, status."""
     rows = []
     for o in data["options"]:
-        option = Option(**o)
+        option = RouteOption(**o)
         status = option.status_text()
         if not option.chosen and not option.runs:
             status = f"skipped: {_short(option.reason)}"
@@ -192,7 +192,7 @@ def route_table(data: Mapping[str, Any]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows]
 
 
-def _offline_hint(option: Option) -> str:
+def _offline_hint(option: RouteOption) -> str:
     """How to try a remote backend for $0: its ``offline_help``, else its plugin's emulator."""
     if option.local:
         return ""
@@ -218,7 +218,7 @@ def _offline_hint(option: Option) -> str:
     )
 
 
-def _key_env(option: Option) -> str:
+def _key_env(option: RouteOption) -> str:
     backend = next((b for b in _all_backends() if b.id == option.backend and not b.is_local), None)
     return (backend.key_env_var if backend is not None else None) or "its API key"
 
@@ -287,13 +287,13 @@ def check_key(backend: Backend, key: str | Secret | None) -> None:
     """Raise :class:`NeedsKeyError` (with how to try the backend offline) when its key is missing."""
     status = backend_status(backend, key)
     if status.reason == _MISSING_KEY:
-        option = Option(backend=backend.id, local=backend.is_local, model=None)
+        option = RouteOption(backend=backend.id, local=backend.is_local, model=None)
         raise NeedsKeyError(status.fix + _offline_hint(option))
 
 
 def _consider(
     backend: Backend, model_id: str | None, request: Request, key: str | Secret | None, uncataloged: bool
-) -> Option:
+) -> RouteOption:
     from ._money import estimate_request
     from ._validate import check_request
 
@@ -301,13 +301,13 @@ def _consider(
     try:
         model = find_model(backend, model_id, allow_uncataloged=uncataloged)
     except UnknownModelError as exc:
-        return Option(model=None, reason=f"no model {model_id!r}", fix=str(exc), **base)
+        return RouteOption(model=None, reason=f"no model {model_id!r}", fix=str(exc), **base)
     base["model"] = model.id
     try:
         check_request(request, model)
         backend.validate(request, model)
     except ArthurGenError as exc:
-        return Option(reason=str(exc), **base)
+        return RouteOption(reason=str(exc), **base)
     try:
         estimate = backend.estimate(request, model) or estimate_request(request, model)
         base.update(usd=estimate.usd, cost=estimate.describe())
@@ -319,7 +319,7 @@ def _consider(
             status = backend.request_availability(request, model)
         except ArthurGenError as exc:
             status = Availability.no(str(exc))
-    return Option(serves=True, runs=status.ok, reason=status.reason, fix=status.fix, **base)
+    return RouteOption(serves=True, runs=status.ok, reason=status.reason, fix=status.fix, **base)
 
 
 def route(
@@ -365,7 +365,7 @@ def _refuse(
     model_id: str | None,
     request: Request,
     ordered: list[Backend],
-    options: list[Option],
+    options: list[RouteOption],
     uncataloged: bool,
 ) -> NoReturn:
     """No option's model can serve the request: the model is unknown or the request invalid."""
