@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,16 +30,30 @@ def use_it_blocks() -> dict[str, list[str]]:
     return blocks
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+def make_project(root: Path) -> Path:
     """A fresh project folder whose ``.venv`` is this environment (the Quickstart's result)."""
-    if sys.prefix == sys.base_prefix:
-        pytest.skip("not running from a virtual environment (the Quickstart makes .venv)")
-    root = tmp_path / "project"
     (root / "home").mkdir(parents=True)
     (root / "tmp").mkdir()
     (root / ".venv").symlink_to(Path(sys.prefix))
     return root
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, subprocess.CompletedProcess[str]]]:
+    """Both blocks, each in its own fresh project, run at the same time (they mostly wait on
+    their emulators)."""
+    if sys.prefix == sys.base_prefix:
+        pytest.skip("not running from a virtual environment (the Quickstart makes .venv)")
+    import concurrent.futures
+
+    blocks = use_it_blocks()
+    python, bash = (make_project(tmp_path_factory.mktemp(name)) for name in ("python", "bash"))
+    (python / "use_it.py").write_text(blocks["python"][0])
+    (bash / "use_it.sh").write_text(blocks["bash"][0])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        py = pool.submit(run, ["bash", "-c", ". .venv/bin/activate && python use_it.py"], python, 240)
+        sh = pool.submit(run, ["bash", "-e", "use_it.sh"], bash, 300)
+        return {"python": (python, py.result()), "bash": (bash, sh.result())}
 
 
 def fresh_env(project: Path) -> dict[str, str]:
@@ -96,9 +111,8 @@ def test_the_blocks_are_there() -> None:
     assert ". .venv/bin/activate" in readme and ".venv/bin/arthur-gen" in readme
 
 
-def test_python_block_runs_offline_as_written(project: Path) -> None:
-    (project / "use_it.py").write_text(use_it_blocks()["python"][0])
-    done = run(["bash", "-c", ". .venv/bin/activate && python use_it.py"], project, timeout=240)
+def test_python_block_runs_offline_as_written(ran: dict[str, Any]) -> None:
+    project, done = ran["python"]
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stdout.splitlines()
@@ -113,9 +127,8 @@ def test_python_block_runs_offline_as_written(project: Path) -> None:
     assert lines[3].startswith("video backend auto: replicate (minimax/video-01) (skipped mlx_video:")
 
 
-def test_bash_block_runs_offline_as_written(project: Path) -> None:
-    (project / "use_it.sh").write_text(use_it_blocks()["bash"][0])
-    done = run(["bash", "-e", "use_it.sh"], project, timeout=300)
+def test_bash_block_runs_offline_as_written(ran: dict[str, Any]) -> None:
+    project, done = ran["bash"]
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out, err = done.stdout, done.stderr
     assert "Traceback" not in err
