@@ -325,3 +325,24 @@ def test_resume_never_takes_over_a_live_upload_stuck_in_one_step(
         linkedin.release()
         worker.join(60)
     assert box["done"]["state"] == "saved" and len(linkedin.snapshot()["posts"]) == 1
+
+
+def test_the_same_publish_twice_at_once_uploads_once(youtube: YouTubeEmulator, clip: Path) -> None:
+    """A second call while the first uploads (one process, one lease owner) is refused, not run."""
+    import threading
+
+    from arthur_gen.errors import ArthurGenError
+
+    held = youtube.hold("chunk", skip=1)
+    box: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: box.update(done=publish(clip, to="youtube", title="Once")))
+    first.start()
+    try:
+        assert held.wait(60)
+        with pytest.raises(ArthurGenError, match="being uploaded"):
+            publish(clip, to="youtube", title="Once")
+    finally:
+        youtube.release()
+        first.join(60)
+    snap = youtube.snapshot()
+    assert box["done"]["state"] == "saved" and snap["inserts"] == 1 and len(snap["sessions"]) == 1

@@ -57,6 +57,31 @@ def _summary(row: Any) -> dict[str, Any]:
     }
 
 
+_PREVIOUS = (
+    "SELECT id, state FROM jobs WHERE kind = 'publish' AND request_hash = ? "
+    "AND state NOT IN ('failed', 'canceled') ORDER BY created_at DESC"
+)
+
+
+def _unfinished(previous: list[Any], to: str, target: str, force: bool) -> str | None:
+    """The unfinished job of this key to go on with; refuses a duplicate or a post in doubt."""
+    job_id: str | None = None
+    for prev_id, state in previous:
+        if state == "uncertain":
+            raise SubmitUncertainError(
+                f"Job {prev_id} may already have posted this video and needs confirmation: run "
+                f"`arthur-gen publications confirm {prev_id} --posted URN` or `... --not-posted`."
+            )
+        if state == "saved" and not force:
+            raise InvalidRequestError(
+                f"This file is already published to {to} ({target}) by job {prev_id}; "
+                "pass --force to upload it again."
+            )
+        if state != "saved" and job_id is None:
+            job_id = prev_id  # an unfinished upload: resume it
+    return job_id
+
+
 def publish(
     video: str | Path,
     *,
@@ -89,32 +114,16 @@ def publish(
     target = publisher.target(request, acct)
     key = hashlib.sha256(f"publish\0{to}\0{target}\0{sha}".encode()).hexdigest()
     store = get_store()
-    previous = store.rows(
-        "SELECT id, state FROM jobs WHERE kind = 'publish' AND request_hash = ? "
-        "AND state NOT IN ('failed', 'canceled') ORDER BY created_at DESC",
-        (key,),
-    )
-    job_id: str | None = None
-    for prev_id, state in previous:
-        if state == "uncertain":
-            raise SubmitUncertainError(
-                f"Job {prev_id} may already have posted this video and needs confirmation: run "
-                f"`arthur-gen publications confirm {prev_id} --posted URN` or `... --not-posted`."
-            )
-        if state == "saved" and not force:
-            raise InvalidRequestError(
-                f"This file is already published to {to} ({target}) by job {prev_id}; "
-                "pass --force to upload it again."
-            )
-        if state != "saved" and job_id is None:
-            job_id = prev_id  # an unfinished upload: resume it
     if dry_run:
+        job_id = _unfinished(store.rows(_PREVIOUS, (key,)), to, target, force)
         return {"job_id": job_id, "platform": to, "remote_id": None, "url": None, "state": "dry run"}
     owner = owner_token()
-    if job_id is None:
-        job_id = new_job_id()
-        now = time.time()
-        with store.transaction() as db:
+    parents = store.jobs_with_output(sha)
+    with store.transaction() as db:  # look and insert in one write transaction: one job per key
+        job_id = _unfinished(db.execute(_PREVIOUS, (key,)).fetchall(), to, target, force)
+        if job_id is None:
+            job_id = new_job_id()
+            now = time.time()
             store.insert(
                 db,
                 {
@@ -131,7 +140,7 @@ def publish(
                     "estimate_usd": 0.0,
                     "cost_usd": 0.0,
                     "cost_source": "free",
-                    "parents": store.jobs_with_output(sha),
+                    "parents": parents,
                     "metrics": {"sha256": sha, "target": target, "checkpoint": {}},
                     "lease_owner": owner,
                     "lease_until": now + 30,
@@ -141,6 +150,10 @@ def publish(
     if row is None:
         raise ArthurGenError(f"Job {job_id} is being uploaded by another process; wait for it to finish.")
     return _drive(row, publisher, request, acct, owner, progress)
+
+
+_driving: set[str] = set()  # publish jobs this process is uploading right now
+_driving_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -180,6 +193,26 @@ def _drive(
     progress: Callable[[int, int], None] | None,
 ) -> dict[str, Any]:
     """Run (or go on with) the upload of a job this process holds the lease of."""
+    job_id = row.id
+    with _driving_lock:  # two calls in one process share its lease owner: keep them apart here
+        if job_id in _driving:
+            raise ArthurGenError(f"Job {job_id} is being uploaded by another call; wait for it to finish.")
+        _driving.add(job_id)
+    try:
+        return _drive_held(row, publisher, request, acct, owner, progress)
+    finally:
+        with _driving_lock:
+            _driving.discard(job_id)
+
+
+def _drive_held(
+    row: JobRow,
+    publisher: Publisher,
+    request: PublishRequest,
+    acct: Account,
+    owner: str,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
     store = get_store()
     job_id = row.id
     metrics = dict(row.metrics)
