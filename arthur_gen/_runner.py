@@ -62,6 +62,12 @@ Result = GeneratedImage | GeneratedVideo
 DEFAULT_TIMEOUT_S = {Kind.IMAGE: 900.0, Kind.VIDEO: 1800.0, Kind.EDIT: 3600.0}
 DEFAULT_MAX_DOWNLOAD = 4 * 1024**3
 _POLL_FIRST_S, _POLL_FACTOR, _POLL_MAX_S = 0.25, 1.3, 5.0
+#: ``cost_source`` of a job the provider never ran: its create was refused or never arrived,
+#: or it was cancelled before anything was sent. It costs $0, recorded as such (not unknown).
+NOT_STARTED = "not_started"
+_FREE_NOT_STARTED: dict[str, Any] = {"cost_usd": 0.0, "cost_source": NOT_STARTED}
+#: A local run costs nothing, whether it ends saved, failed or cancelled.
+_FREE: dict[str, Any] = {"cost_usd": 0.0, "cost_source": "free"}
 
 _semaphores: dict[tuple[str, str], threading.BoundedSemaphore] = {}
 _semaphores_lock = threading.Lock()
@@ -250,10 +256,28 @@ def run_plan(plan: Plan, opts: RunOptions) -> Result:
     if existing is not None:
         _emit(opts, existing.id, "attached", message="same request already in flight")
         return attach(existing.id, backend, model, key, opts)
-    _emit(opts, job_id, "planned", message=plan.estimate.describe())
+    try:
+        _emit(opts, job_id, "planned", message=plan.estimate.describe())
+    except KeyboardInterrupt:
+        _cancel_unsent(store, job_id, "free" if backend.is_local else NOT_STARTED)
+        raise
     row = store.get(job_id)
     assert row is not None
     return drive_job(row, backend, model, key, opts)
+
+
+def _cancel_unsent(store: Store, job_id: str, cost_source: str) -> None:
+    """Ctrl-C before anything was sent: the job ends cancelled at $0 and is never sent later."""
+    fresh = store.get(job_id)
+    if fresh is not None and fresh.state == "planned" and fresh.submit_count == 0:
+        _fail(
+            store,
+            fresh,
+            "canceled",
+            "cancelled by the user before it was sent",
+            cost_usd=0.0,
+            cost_source=cost_source,
+        )
 
 
 def attach(job_id: str, backend: Backend, model: ModelInfo, key: Secret | None, opts: RunOptions) -> Result:
@@ -559,7 +583,7 @@ def _reconcile(
         # The user cancelled while the create was in flight: cancel what it made, never complete it.
         if remote_id is not None:
             row = store.update(row.id, remote_id=remote_id, expect_owner=owner_token())
-        _cancel_remote(row, backend, ctx, "cancelled by the user while its create was in flight")
+        _cancel_remote(row, backend, ctx, "cancelled by the user while its create was in flight", model)
         raise JobCanceledError(
             f"job {row.id} was cancelled by the user while its create was in flight; "
             + (
@@ -599,7 +623,7 @@ def _submit(
     row = store.get(row.id) or row
     box, interrupted = _through_interrupt(lambda: backend.submit(request, model, ctx), _CREATE_GRACE_S)
     if interrupted:
-        _interrupted_submit(row, box, backend, ctx)
+        _interrupted_submit(row, box, backend, ctx, model)
     try:
         if "error" in box:
             raise box["error"]
@@ -623,9 +647,10 @@ def _submit(
             ) from None
         return row
     except ArthurGenError as exc:
-        _fail(store, row, "failed", redact(str(exc), ctx.key))
+        # A definite refusal (not SubmitUncertainError): nothing was created, nothing is billed.
+        _fail(store, row, "failed", redact(str(exc), ctx.key), **_FREE_NOT_STARTED)
         raise
-    except Exception as exc:
+    except Exception as exc:  # a plugin's bug: whether it created something is not known
         message = redact(f"{type(exc).__name__}: {exc}", ctx.key)
         _fail(store, row, "failed", message)
         raise GenerationError(f"{backend.id} refused the job: {message}") from None
@@ -637,7 +662,7 @@ def _submit(
     try:
         _emit(opts, row.id, "submitted", message=remote_id)
     except KeyboardInterrupt:
-        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)")
+        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)", model)
         raise
     return row
 
@@ -675,7 +700,9 @@ def _through_interrupt(fn: Callable[[], Any], grace_s: float) -> tuple[dict[str,
     return box, interrupted
 
 
-def _interrupted_submit(row: JobRow, box: dict[str, Any], backend: RemoteBackend, ctx: RemoteContext) -> None:
+def _interrupted_submit(
+    row: JobRow, box: dict[str, Any], backend: RemoteBackend, ctx: RemoteContext, model: ModelInfo
+) -> None:
     """Ctrl-C/SIGTERM while the create was in flight: cancel what it made, record, say the truth."""
     store = get_store()
     owner = owner_token()
@@ -684,7 +711,7 @@ def _interrupted_submit(row: JobRow, box: dict[str, Any], backend: RemoteBackend
         row = store.update(
             row.id, state="submitted", remote_id=remote_id, submitted_at=time.time(), expect_owner=owner
         )
-        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C) while its create was in flight")
+        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C) while its create was in flight", model)
         final = get_store().get(row.id)
         stopped = final is not None and "cancelling the remote job failed" not in (final.error or "")
         raise KeyboardInterrupt(
@@ -697,7 +724,7 @@ def _interrupted_submit(row: JobRow, box: dict[str, Any], backend: RemoteBackend
         )
     error = box.get("error")
     if isinstance(error, ArthurGenError) and not isinstance(error, SubmitUncertainError):
-        _fail(store, row, "failed", redact(str(error), ctx.key))
+        _fail(store, row, "failed", redact(str(error), ctx.key), **_FREE_NOT_STARTED)
         raise KeyboardInterrupt(
             f"job {row.id}: nothing was created ({redact(str(error), ctx.key)}); not billed"
         )
@@ -709,18 +736,61 @@ def _interrupted_submit(row: JobRow, box: dict[str, Any], backend: RemoteBackend
     )
 
 
-def _cancel_remote(row: JobRow, backend: RemoteBackend, ctx: RemoteContext, why: str) -> None:
-    """Cancel at the provider and record it; a second Ctrl-C does not skip either step."""
+#: How long to read a cancelled job's final state for the price the provider puts on it.
+_CANCEL_SETTLE_S = 3.0
+
+
+def _cancelled_cost(
+    row: JobRow, backend: RemoteBackend, model: ModelInfo | None, ctx: RemoteContext
+) -> dict[str, Any]:
+    """What a cancelled job costs, from the provider's final state of it (read briefly).
+
+    Empty (cost unknown) when the provider does not say in time, or prices it at nothing known.
+    """
+    if model is None or not row.remote_id:
+        return {}
+    end = time.monotonic() + _CANCEL_SETTLE_S
+    read_ctx = attrs.evolve(ctx, deadline=max(ctx.deadline or 0.0, end + 5.0))
+    while True:
+        try:
+            status = backend.poll(row.remote_id, model, read_ctx)
+        except Exception as exc:
+            log.info("job %s: could not read the cancelled job's cost: %s", row.id, redact(str(exc), ctx.key))
+            return {}
+        if status.state.terminal:
+            break
+        if time.monotonic() >= end:
+            return {}
+        time.sleep(min(0.25, max(0.0, end - time.monotonic())))
+    cost, source = status.cost_usd, "metrics"
+    if cost is None and status.state is RemoteState.SUCCEEDED:
+        cost, source = row.estimate_usd, "estimate"  # it finished before the cancel: paid
+    if cost is None:
+        return {}
+    metrics = dict(row.metrics)
+    metrics.update(status.metrics)
+    return {"cost_usd": cost, "cost_source": source, "metrics": metrics}
+
+
+def _cancel_remote(
+    row: JobRow, backend: RemoteBackend, ctx: RemoteContext, why: str, model: ModelInfo | None = None
+) -> None:
+    """Cancel at the provider and record it (with what the provider bills for it, when it says);
+    a second Ctrl-C does not skip either step. A job with no remote id was never made: $0."""
 
     def cancel_and_record() -> None:
         store = get_store()
+        values: dict[str, Any] = {}
         try:
             if row.remote_id:
                 backend.cancel(row.remote_id, ctx)
+                values = _cancelled_cost(row, backend, model, ctx)
+            else:
+                values = dict(_FREE_NOT_STARTED)
             note = why
         except Exception as exc:
             note = redact(f"{why}; cancelling the remote job failed: {exc}", ctx.key)
-        _fail(store, row, "canceled", note)
+        _fail(store, row, "canceled", note, **values)
 
     box, _ = _through_interrupt(cancel_and_record, 10.0)
     if isinstance(box.get("error"), Exception):
@@ -745,10 +815,10 @@ def _wait(
     try:
         while True:
             if cancel.is_set():
-                _cancel_remote(row, backend, ctx, "cancelled by the user")
+                _cancel_remote(row, backend, ctx, "cancelled by the user", model)
                 raise JobCanceledError(f"job {row.id} was cancelled; the remote job was stopped")
             if time.monotonic() >= deadline:
-                _cancel_remote(row, backend, ctx, f"deadline of {ctx.timeout_s:g} s passed")
+                _cancel_remote(row, backend, ctx, f"deadline of {ctx.timeout_s:g} s passed", model)
                 raise JobTimeoutError(
                     f"job {row.id} did not finish within {ctx.timeout_s:g} s; the remote job "
                     "was cancelled so billing stops (pass timeout=... for longer jobs)"
@@ -777,7 +847,7 @@ def _wait(
             if cancel.wait(pause):
                 continue
     except KeyboardInterrupt:
-        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)")
+        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)", model)
         raise KeyboardInterrupt(
             f"job {row.id}: prediction {row.remote_id} was cancelled at {backend.id} and recorded as "
             "cancelled (billed only for the time it ran)"
