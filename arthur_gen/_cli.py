@@ -204,9 +204,20 @@ def _say_routing(enabled: bool) -> None:
     """Print to stderr which backend a routed request went to and why others were skipped."""
     import logging
 
+    class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+        """Writes to whatever ``sys.stderr`` is at the time (a notebook or test may swap it)."""
+
+        @property
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, value: Any) -> None:
+            pass
+
     logger = logging.getLogger("arthur_gen.routing")
     if enabled and not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

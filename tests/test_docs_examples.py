@@ -40,9 +40,9 @@ _PLUGINS = "arthur-gen-replicate,arthur-gen-mflux,arthur-gen-mlx-video,arthur-ge
 _NOT_OFFLINE: tuple[tuple[str, str], ...] = (
     (r"^keys set|^accounts (login|add)", "asks for a secret on a terminal"),
     (r"^publish\b|^publications confirm|^accounts remove", "needs a signed-in YouTube or LinkedIn account"),
-    (r"^storyboard run", "runs a whole storyboard (tested in test_storyboard_run.py)"),
+    (r"^storyboard (run|resume)", "runs a whole storyboard (tested in test_storyboard_run.py)"),
     (r"(--backend|-b) (mflux|mlx_video)\b(?!.*--dry-run)", "needs model weights (an Apple Silicon Mac)"),
-    (r"^image (?!.*(--backend|-b) replicate)(?!.*--dry-run)", "the default image backend needs FLUX weights"),
+    (r"\$\w", "uses a shell variable set by the lines above (README: test_readme_use_it.py runs it whole)"),
     (r"\.(m4a|mp3|wav)\b", "needs the reader's music file"),
     (r"--brand ", "uses a brand kit from the reader's config"),
     (r"--recipe ", "reads the reader's own recipe file"),
