@@ -326,3 +326,26 @@ def test_outpaint_on_the_real_pipeline_keeps_the_original(
     with Image.open(source) as original:
         assert np.array_equal(pixels[:, 96:352], np.asarray(original.convert("RGB")))  # kept exactly
     assert pixels[:, :96].std() > 1.0  # painted borders, not empty
+
+
+def test_contract_with_the_installed_mflux() -> None:
+    """The names the tools rely on exist in mflux 0.24 with the arguments the plugin passes."""
+    import importlib
+    import inspect
+
+    pytest.importorskip("mflux")
+    entry = entry_for("flux2-klein-4b")
+    assert entry is not None and entry.family.edit_module and entry.family.edit_class_name
+    edit = getattr(importlib.import_module(entry.family.edit_module), entry.family.edit_class_name)
+    params = inspect.signature(edit.generate_image).parameters
+    assert {"image_paths", "seed", "prompt", "num_inference_steps", "width", "height"} <= set(params)
+    assert "image_path" not in params
+    from mflux.models.common.vae.tiling_config import TilingConfig
+
+    fields = inspect.signature(TilingConfig).parameters
+    assert {"vae_decode_tile_size", "vae_encode_tile_size"} <= set(fields)
+    assert hasattr(TilingConfig, "may_tile_implicitly")
+    from mflux.callbacks.instances.memory_saver import MemorySaver
+
+    # the low-RAM cache limit mirrors MemorySaver's default (1000**3 bytes)
+    assert inspect.signature(MemorySaver).parameters["cache_limit_bytes"].default == 1000**3
