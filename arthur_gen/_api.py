@@ -15,6 +15,7 @@ from ._registry import get_backend as _get_backend
 from .errors import ArthurGenError, InvalidRequestError, JobNotFoundError
 
 if TYPE_CHECKING:
+    import asyncio
     import concurrent.futures
 
     from ._money import Estimate
@@ -31,7 +32,9 @@ __all__ = [
     "estimate",
     "gather",
     "generate_image",
+    "generate_images",
     "generate_video",
+    "generate_videos",
     "get_backend",
     "get_job",
     "history",
@@ -158,10 +161,21 @@ def _run(
         cache=run.get("cache", True),
         allow_unknown_price=run.get("allow_unknown_price"),
         parents=tuple(run.get("parents") or ()) + parents,
-        on_progress=run.get("on_progress"),
+        on_progress=run.get("on_progress") or _auto_progress(),
         cancel_event=run.get("cancel_event"),
     )
     return run_plan(the_plan, opts)
+
+
+def _auto_progress() -> Callable[[ProgressEvent], None] | None:
+    """A progress bar of its own in a Jupyter kernel, when the caller gave no ``on_progress``."""
+    import sys
+
+    if "ipykernel" not in sys.modules:  # the common case costs no import
+        return None
+    from ._progress import auto_progress
+
+    return auto_progress()
 
 
 _RUN_ARGUMENTS = (
@@ -281,11 +295,20 @@ async def _in_thread(fn: Callable[..., T], **kwargs: Any) -> T:
     kwargs["cancel_event"] = cancel
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(_pool(), functools.partial(fn, **kwargs))
+    # A cancelled task stops waiting, but the job ends later (JobCanceledError once the remote
+    # job is stopped): retrieve that outcome, or asyncio prints "Future exception was never
+    # retrieved" with a traceback when the future is collected.
+    future.add_done_callback(_retrieved)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         cancel.set()
         raise
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def agenerate_image(prompt: str | ImageRequest, **kwargs: Any) -> GeneratedImage:
@@ -316,6 +339,136 @@ def gather(calls: Iterable[Callable[[], T]], *, max_concurrency: int = 16) -> li
             except BaseException as exc:
                 results[index] = exc
     return results
+
+
+def generate_images(
+    prompt: str | ImageRequest, *, seeds: Sequence[int], max_concurrency: int = 8, **kwargs: Any
+) -> list[GeneratedImage]:
+    """:func:`generate_image` once per seed, each its own job; on a remote backend they run at
+    once (at most ``max_concurrency``), on a local one in turn. Results in the order of ``seeds``.
+
+    Every request is checked (and priced) before the first is sent. If one fails, the others
+    still finish and are saved; then its error is raised. Seeded results are cached, so calling
+    again answers the saved ones at $0 and runs only the rest.
+    """
+    return run_seeds(generate_image, "image", prompt, seeds, kwargs, max_concurrency=max_concurrency)
+
+
+def generate_videos(
+    prompt: str | VideoRequest, *, seeds: Sequence[int], max_concurrency: int = 8, **kwargs: Any
+) -> list[GeneratedVideo]:
+    """:func:`generate_video` once per seed, concurrently on a remote backend (see
+    :func:`generate_images`)."""
+    return run_seeds(generate_video, "video", prompt, seeds, kwargs, max_concurrency=max_concurrency)
+
+
+def run_seeds(
+    verb: Callable[..., T],
+    kind: str,
+    prompt: Any,
+    seeds: Sequence[int | None],
+    kwargs: dict[str, Any],
+    *,
+    max_concurrency: int = 8,
+    progress_for: Callable[[str], Callable[[ProgressEvent], None]] | None = None,
+    return_exceptions: bool = False,
+) -> list[T]:
+    """Run ``verb`` once per seed, each its own job: concurrently when the backend is remote.
+
+    All requests are planned first (bad input fails before anything is sent). Ctrl-C (or
+    SIGTERM, which the CLI turns into one) cancels every job and waits until each is cancelled
+    and recorded, then raises ``KeyboardInterrupt`` saying what became of each. With
+    ``return_exceptions`` a failed job's exception takes its place in the list.
+    """
+    if isinstance(seeds, int | str) or not seeds:
+        raise InvalidRequestError("seeds must be a non-empty list of seeds, e.g. seeds=[1, 2, 3]")
+    if "seed" in kwargs:
+        raise InvalidRequestError("give seeds=[...] or seed=..., not both")
+    plan_fields = {k: v for k, v in kwargs.items() if k not in _RUN_ARGUMENTS}
+    plans = [
+        plan(
+            kind,
+            prompt,
+            seed=s,
+            allow_unknown_price=bool(kwargs.get("allow_unknown_price")),
+            key=kwargs.get("key"),
+            **plan_fields,
+        )
+        for s in seeds
+    ]
+    if progress_for is None and kwargs.get("on_progress") is None and len(seeds) > 1:
+        from ._progress import auto_progress
+
+        shared = auto_progress()  # one notebook table for all the seeds
+        progress_for = shared.callback if shared is not None else None
+
+    def call(seed: int | None, cancel: threading.Event | None) -> T:
+        extra: dict[str, Any] = {"seed": seed}
+        if progress_for is not None:
+            extra["on_progress"] = progress_for(f"seed {seed}" if seed is not None else "")
+        if cancel is not None:
+            extra["cancel_event"] = cancel
+        return verb(prompt, **kwargs, **extra)
+
+    if len(seeds) == 1 or plans[0].backend.is_local:  # local: one at a time anyway, in this thread
+        outcomes: list[T | BaseException] = []
+        for s in seeds:
+            try:
+                outcomes.append(call(s, None))
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                outcomes.append(exc)
+        return outcomes  # type: ignore[return-value]
+    return _concurrently(call, seeds, kwargs.get("cancel_event"), max_concurrency, return_exceptions)
+
+
+def _concurrently(
+    call: Callable[[int | None, threading.Event | None], T],
+    seeds: Sequence[int | None],
+    user_cancel: threading.Event | None,
+    max_concurrency: int,
+    return_exceptions: bool,
+) -> list[T]:
+    import concurrent.futures
+
+    cancel = user_cancel or threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=max(1, min(max_concurrency, len(seeds))), thread_name_prefix="arthur-gen-seed"
+    )
+
+    def guarded(seed: int | None) -> T:
+        if cancel.is_set():  # cancelled before this one started: nothing is sent
+            from .errors import JobCanceledError
+
+            raise JobCanceledError(f"seed {seed}: cancelled before it started; nothing was sent")
+        return call(seed, cancel)
+
+    futures = [pool.submit(guarded, s) for s in seeds]
+    interrupted = False
+    pending = set(futures)
+    while pending:
+        try:
+            _done, pending = concurrent.futures.wait(pending, timeout=0.1)
+        except KeyboardInterrupt:  # every job is cancelled and recorded; a second one waits too
+            interrupted = True
+            cancel.set()
+    pool.shutdown()
+    outcomes: list[T | BaseException] = []
+    for future in futures:
+        error = future.exception()
+        outcomes.append(future.result() if error is None else error)
+    if interrupted:
+        lines = [
+            f"  seed {s}: " + (str(o) if isinstance(o, BaseException) else f"saved {getattr(o, 'path', o)}")
+            for s, o in zip(seeds, outcomes, strict=True)
+        ]
+        raise KeyboardInterrupt("every job was stopped or had finished:\n" + "\n".join(lines))
+    if not return_exceptions:
+        for o in outcomes:
+            if isinstance(o, BaseException):
+                raise o
+    return outcomes  # type: ignore[return-value]
 
 
 def _backend_info(backend: Backend, default: str | None) -> dict[str, Any]:

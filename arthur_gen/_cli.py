@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._progress import TerminalProgress
+
 __all__ = ["main"]
 
 EXIT_ERROR, EXIT_USAGE, EXIT_MONEY, EXIT_INTERRUPT = 1, 2, 3, 130
@@ -52,33 +54,11 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return options
 
 
-class _Progress:
-    """A one-line progress display on stderr (only when stderr is a terminal)."""
+class _Progress(TerminalProgress):
+    """Progress on stderr, one line per job, fitted to the terminal (only when it is one)."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.monotonic()
-
-    def __call__(self, event: Any) -> None:
-        if not self.enabled:
-            return
-        elapsed = time.monotonic() - self.started
-        if event.phase == "step" and event.total:
-            width = 30
-            filled = int(width * event.step / event.total)
-            bar = "#" * filled + "-" * (width - filled)
-            text = f"[{bar}] {event.step}/{event.total}"
-        else:
-            text = f"{event.phase} {event.message}".strip()
-        sys.stderr.write(f"\r\x1b[2K{event.job_id[-8:]} {text} ({elapsed:.0f}s)")
-        sys.stderr.flush()
-        if event.phase in ("saved", "cached", "failed", "canceled", "downloading"):
-            sys.stderr.write("\n")
-
-    def done(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
+    def __init__(self, enabled: bool = True) -> None:
+        super().__init__(enabled=enabled)
 
 
 def _size(text: str | None) -> tuple[int | None, int | None]:
@@ -154,20 +134,29 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
         from .media._presets import get_preset
 
         get_preset(args.preset)
+    common: dict[str, Any] = dict(
+        backend=args.backend,
+        model=args.model,
+        out_dir=args.out,
+        timeout=args.timeout,
+        cache=not args.no_cache,
+        allow_unknown_price=args.allow_unknown_price or None,
+        **fields,
+    )
+    failures: list[BaseException] = []
     try:
-        for seed in seeds:
-            result = verb(
-                args.prompt,
-                backend=args.backend,
-                model=args.model,
-                seed=seed,
-                out_dir=args.out,
-                timeout=args.timeout,
-                cache=not args.no_cache,
-                allow_unknown_price=args.allow_unknown_price or None,
-                on_progress=progress,
-                **fields,
+        if len(seeds) > 1:  # one job per seed; at once on a remote backend, each line its own
+            from ._api import run_seeds
+
+            outcomes = run_seeds(
+                verb, kind, args.prompt, seeds, common, progress_for=progress.callback, return_exceptions=True
             )
+        else:
+            outcomes = [verb(args.prompt, seed=seeds[0], on_progress=progress, **common)]
+        for result in outcomes:
+            if isinstance(result, BaseException):
+                failures.append(result)
+                continue
             results.append(result)
             if getattr(args, "preset", None):  # generate, then edit to the platform preset
                 from ._cli_edit import edit_after
@@ -181,9 +170,11 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
                 print(result.caption(), file=sys.stderr)
     finally:
         progress.done()
-    if args.json:
+    if args.json and results:
         payload = [r.to_dict() for r in results]
         _print_json(payload if len(payload) > 1 else payload[0])
+    if failures:  # the others were saved and printed; the first error decides the exit code
+        raise failures[0]
     return 0
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import html
+import os
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,6 @@ import attrs
 from ._requests import ImageRequest, VideoRequest
 
 __all__ = ["GeneratedImage", "GeneratedVideo", "ProgressEvent"]
-
-_INLINE_LIMIT = 20 * 1024 * 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -84,10 +84,22 @@ class _Generated:
         caption = html.escape(self.caption())
         return f"<figure>{items}<figcaption><code>{caption}</code></figcaption></figure>"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """What Jupyter shows (HTML) and what a terminal IPython prints (the caption, the paths)."""
+        plain = "\n".join([self.caption(), *(str(p) for p in self.paths)])
+        return {"text/html": self._repr_html_(), "text/plain": plain}
 
-def _data_uri(path: Path, media_type: str) -> str | None:
+
+#: Files up to these sizes are embedded in the notebook (so it shows them anywhere, even in a
+#: viewer with no access to the disk); larger ones are linked by a path relative to the
+#: notebook's folder, so a saved notebook does not grow by the size of every video it shows.
+INLINE_IMAGE_BYTES = 2 * 1024 * 1024
+INLINE_VIDEO_BYTES = 256 * 1024
+
+
+def _data_uri(path: Path, media_type: str, limit: int) -> str | None:
     try:
-        if path.stat().st_size > _INLINE_LIMIT:
+        if path.stat().st_size > limit:
             return None
         return f"data:{media_type};base64," + base64.b64encode(path.read_bytes()).decode()
     except OSError:
@@ -98,17 +110,53 @@ _MEDIA_TYPES = {
     ".png": "image/png",
     ".webp": "image/webp",
     ".jpg": "image/jpeg",
+    ".gif": "image/gif",
     ".mp4": "video/mp4",
     ".webm": "video/webm",
+    ".mov": "video/quicktime",
 }
 
 
+def notebook_dir() -> Path:
+    """The folder a notebook's relative links are resolved from: the notebook's own folder
+    when Jupyter says which notebook this is (``JPY_SESSION_NAME``), else the working directory
+    (a kernel starts in its notebook's folder)."""
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    if session and os.path.isabs(session) and os.path.isdir(os.path.dirname(session)):
+        return Path(os.path.dirname(session))
+    return Path.cwd()
+
+
+def linked_src(path: Path, base: Path | None = None) -> str:
+    """``path`` as a URL relative to ``base`` (default :func:`notebook_dir`): what Jupyter
+    serves from a notebook (``file://`` links are blocked by browsers there)."""
+    try:
+        rel = os.path.relpath(path, base or notebook_dir())
+    except ValueError:  # another drive (Windows): no relative path exists
+        return path.as_uri()
+    return urllib.parse.quote(rel.replace(os.sep, "/"))
+
+
 def _media_html(path: Path) -> str:
-    media_type = _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
-    src = _data_uri(path, media_type) or path.as_uri()
-    if media_type.startswith("video/"):
-        return f'<video src="{src}" controls loop style="max-width:100%"></video>'
-    return f'<img src="{src}" style="max-width:100%" alt="{html.escape(path.name)}"/>'
+    path = path if path.is_absolute() else Path.cwd() / path  # older jobs kept relative paths
+    media_type = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    video = media_type.startswith("video/")
+    name = html.escape(path.name)
+    if not path.is_file():
+        return f"<p>missing: <code>{html.escape(str(path))}</code></p>"
+    inline = _data_uri(path, media_type, INLINE_VIDEO_BYTES if video else INLINE_IMAGE_BYTES)
+    src = html.escape(inline or linked_src(path), quote=True)
+    if video:
+        element = f'<video src="{src}" controls loop preload="metadata" style="max-width:100%"></video>'
+    else:
+        element = f'<img src="{src}" style="max-width:100%" alt="{name}"/>'
+    if inline:
+        return element
+    size = path.stat().st_size / 1024**2
+    return (
+        f'{element}<div><a href="{src}" target="_blank">{name}</a> ({size:.1f} MB, linked, not '
+        f"embedded) <code>{html.escape(str(path))}</code></div>"
+    )
 
 
 @attrs.frozen(kw_only=True)

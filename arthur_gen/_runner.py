@@ -207,7 +207,8 @@ def run_plan(plan: Plan, opts: RunOptions) -> Result:
         seed = random.randrange(0, 2**32)
     effective = attrs.evolve(request, seed=seed) if seed != request.seed else request
     owner = owner_token()
-    out_dir = opts.out_dir or settings.output_dir
+    # Absolute, so the job's files are found from any working directory (a notebook elsewhere).
+    out_dir = (opts.out_dir or settings.output_dir).absolute()
     timeout = opts.timeout_s or DEFAULT_TIMEOUT_S[model.kind]
     allow_unknown = (
         settings.allow_unknown_price if opts.allow_unknown_price is None else opts.allow_unknown_price
@@ -977,7 +978,7 @@ def _from_cache(plan: Plan, opts: RunOptions, settings: Settings, store: Store) 
             continue
         now = time.time()
         job_id = new_job_id()
-        out_dir = opts.out_dir or settings.output_dir
+        out_dir = (opts.out_dir or settings.output_dir).absolute()
         saved = source.cost_usd if source.cost_usd is not None else (source.estimate_usd or 0.0)
         with store.transaction() as db:
             store.insert(
