@@ -111,6 +111,15 @@ class Trials:
             timeout=timeout,
         )
 
+    @staticmethod
+    def _json(done: subprocess.CompletedProcess[str], what: str) -> Any:
+        try:
+            return json.loads(done.stdout)
+        except ValueError:
+            raise RuntimeError(
+                f"{what} exited {done.returncode} without JSON:\n{done.stderr[-3000:]}"
+            ) from None
+
     def _counts(self, platform: str) -> tuple[int, int]:
         """(items created, body bytes received) so far on ``platform``'s emulator."""
         if platform == "youtube":
@@ -163,7 +172,7 @@ class Trials:
         resumed = self._cli("resume", "--json")
         if "Traceback" in resumed.stderr:
             raise RuntimeError(f"{platform}/{phase}: resume printed a traceback:\n{resumed.stderr}")
-        (outcome,) = json.loads(resumed.stdout)
+        (outcome,) = self._json(resumed, f"{platform}/{phase}: resume")
         state = "saved" if outcome["ok"] else "error"
         if not outcome["ok"] and str(outcome["error"]).startswith("needs confirmation"):
             state = "needs confirmation"
@@ -171,7 +180,7 @@ class Trials:
         elif not outcome["ok"]:
             raise RuntimeError(f"{platform}/{phase}: resume failed: {outcome['error']}")
         again = self._cli("resume", "--json")
-        if json.loads(again.stdout) != []:
+        if self._json(again, f"{platform}/{phase}: the second resume") != []:
             raise RuntimeError(f"{platform}/{phase}: a second resume still had work: {again.stdout}")
         created1, bytes1 = self._counts(platform)
         return {
