@@ -8,7 +8,6 @@ import secrets
 import threading
 import urllib.parse
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from ..errors import AuthenticationError, ConfigError
@@ -54,6 +53,8 @@ def receive_redirect(
     """
     state = secrets.token_urlsafe(24)
     answer: dict[str, str] = {}
+
+    from http.server import BaseHTTPRequestHandler, HTTPServer  # only when a login runs
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
