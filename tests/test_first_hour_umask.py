@@ -51,3 +51,15 @@ def test_secrets_stay_owner_only_under_a_permissive_umask(umask_022: None, home:
     assert _mode(config_path()) == 0o600
     path = save_account(Account("youtube", "me", {"access_token": "ya29.secret", "channel": "c"}))
     assert _mode(path) == 0o600
+
+
+def test_downloads_and_cache_answers_follow_the_umask(umask_022: None, tmp_path: Path) -> None:
+    from arthur_gen.testing import FakePlugin, FakeProvider, FakeVideoBackend, registered
+
+    backend = FakeVideoBackend(FakeProvider(tmp_path / "provider", latency_s=0.05), seeded=True)
+    with registered(FakePlugin(backend), name="test-umask-video"):
+        video = arthur_gen.generate_video("waves", seed=5, backend="fake-video")
+        again = arthur_gen.generate_video("waves", seed=5, backend="fake-video")
+    assert again.cached and again.path != video.path
+    for path in (video.path, sidecar_path(video.path), again.path, sidecar_path(again.path)):
+        assert _mode(path) == 0o644, path
