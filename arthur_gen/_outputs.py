@@ -20,7 +20,10 @@ __all__ = [
     "file_digest",
     "output_target",
     "place_output",
+    "prepare_output",
+    "publish_output",
     "sidecar_path",
+    "write_sidecar",
 ]
 
 _EXTENSIONS = {
@@ -109,12 +112,19 @@ class HashingWriter:
 
 def place_output(tmp: Path, target: Path, metadata: dict[str, Any]) -> Path:
     """Embed metadata (PNG), move ``tmp`` to a free name near ``target``, write its sidecar."""
-    if target.suffix == ".png":
+    prepare_output(tmp, target.suffix, metadata)
+    return publish_output(tmp, target, metadata)
+
+
+def prepare_output(tmp: Path, suffix: str, metadata: dict[str, Any]) -> None:
+    """Embed ``metadata`` in the file itself (PNG iTXt, MP4 container) and sync its bytes: after
+    this the file has the bytes (and digest) it will have once placed."""
+    if suffix == ".png":
         try:
             embed_png_metadata(tmp, metadata)
         except ValueError:
             pass  # not really a PNG; the sidecar still carries everything
-    elif target.suffix in (".mp4", ".mov"):
+    elif suffix in (".mp4", ".mov"):
         from .media._mp4meta import embed_mp4_metadata
 
         try:
@@ -123,10 +133,20 @@ def place_output(tmp: Path, target: Path, metadata: dict[str, Any]) -> Path:
             pass  # not really an MP4; the sidecar still carries everything
     with tmp.open("rb") as fh:  # the bytes reach the disk before the name does
         os.fsync(fh.fileno())
+
+
+def publish_output(tmp: Path, target: Path, metadata: dict[str, Any]) -> Path:
+    """Move a prepared ``tmp`` to a free name near ``target`` (never overwriting) and write its
+    sidecar; returns the final path."""
     final = publish_new(tmp, target)
+    write_sidecar(final, metadata)
+    return final
+
+
+def write_sidecar(final: Path, metadata: dict[str, Any]) -> None:
+    """The JSON sidecar of the output ``final`` (atomic)."""
     sidecar = dict(metadata)
     sidecar["path"] = str(final)
     atomic_write_bytes(
         sidecar_path(final), json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode()
     )
-    return final

@@ -35,7 +35,16 @@ from ._config import Settings, load_settings, resolve_key
 from ._hashing import input_digest, request_key
 from ._models import Kind, ModelInfo
 from ._money import Estimate, check_budget, estimate_request
-from ._outputs import HashingWriter, extension_for, file_digest, output_target, place_output
+from ._outputs import (
+    HashingWriter,
+    extension_for,
+    file_digest,
+    output_target,
+    prepare_output,
+    publish_output,
+    sidecar_path,
+    write_sidecar,
+)
 from ._requests import ImageRequest, VideoRequest, is_url, request_from_dict
 from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
 from ._routing import Route, route
@@ -494,18 +503,112 @@ def _save_output(
         index=index,
         ext=ext,
     )
-    final = place_output(tmp, target, _sidecar_metadata(row, index, extra))
-    digest = file_digest(final) if (sha256 is None or ext == ".png") else sha256
-    output = {
-        "path": str(final),
-        "sha256": digest,
-        "size": final.stat().st_size,
-        "media_type": media,
-        "index": index,
-    }
+    metadata = _sidecar_metadata(row, index, extra)
+    prepare_output(tmp, target.suffix, metadata)
+    # The placed file's digest and size, recorded before it is placed: a crash between placing
+    # and recording leaves a file that recovery adopts by them instead of making a second one.
+    digest, size = file_digest(tmp), tmp.stat().st_size
+    _set_pending(
+        row.id,
+        index,
+        {"stage": "placing", "tmp": str(tmp), "target": str(target), "sha256": digest, "size": size}
+        | {"media_type": media_type, "seed": seed, "extra": dict(extra)},
+    )
+    final = publish_output(tmp, target, metadata)
+    _record_output(row, index, final, digest, size, media)
+
+
+def _record_output(row: JobRow, index: int, final: Path, digest: str, size: int, media: str) -> None:
+    output = {"path": str(final), "sha256": digest, "size": size, "media_type": media, "index": index}
     if row.cache_key is not None and row.cost_source != "cache":
         keep_blob(final, digest)
     get_store().add_output(row.id, output, owner_token())
+    _set_pending(row.id, index, None)
+
+
+_PENDING = "pending_outputs"
+
+
+def _set_pending(job_id: str, index: int, entry: Mapping[str, Any] | None) -> None:
+    """Record (or with None forget) where output ``index`` of the job is between its download
+    and its row: ``downloaded`` (a complete file in ``.work``) or ``placing`` (being moved to
+    its name), with the digest and size the file has, so recovery can adopt it."""
+    store = get_store()
+    fresh = store.get(job_id)
+    if fresh is None:
+        return
+    metrics = dict(fresh.metrics)
+    pending = dict(metrics.get(_PENDING) or {})
+    if entry is None:
+        if str(index) not in pending:
+            return
+        pending.pop(str(index))
+    else:
+        pending[str(index)] = dict(entry)
+    if pending:
+        metrics[_PENDING] = pending
+    else:
+        metrics.pop(_PENDING, None)
+    store.set(job_id, metrics=metrics, expect_owner=owner_token())
+
+
+def _same_file(path: Path, entry: Mapping[str, Any]) -> bool:
+    try:
+        return (
+            path.is_file() and path.stat().st_size == entry["size"] and file_digest(path) == entry["sha256"]
+        )
+    except OSError:
+        return False
+
+
+def _recover_outputs(row: JobRow) -> None:
+    """After a crash: adopt each output that was placed or fully downloaded (by digest and size)
+    instead of fetching it again, and delete the job's leftovers in ``.work``."""
+    fresh = get_store().get(row.id) or row
+    done = {o.get("index") for o in fresh.outputs}
+    for key, entry in dict(fresh.metrics.get(_PENDING) or {}).items():
+        index = int(key)
+        tmp = Path(entry["tmp"])
+        if index in done:
+            _set_pending(row.id, index, None)
+            continue
+        if entry["stage"] == "placing":
+            target = Path(entry["target"])
+            placed = next(
+                (
+                    p
+                    for p in sorted(target.parent.glob(f"{target.stem}*{target.suffix}"))
+                    if _same_file(p, entry)
+                ),
+                None,
+            )
+            if placed is None and _same_file(tmp, entry):  # killed before the move
+                placed = publish_output(tmp, target, _sidecar_metadata(fresh, index, entry["extra"]))
+            if placed is not None:
+                log.info("job %s: adopting output %d already placed at %s", row.id, index, placed)
+                if not sidecar_path(placed).exists():
+                    write_sidecar(placed, _sidecar_metadata(fresh, index, entry["extra"]))
+                tmp.unlink(missing_ok=True)  # a hard link of the placed file, if still there
+                _, media = extension_for(entry["media_type"], target.name)
+                _record_output(fresh, index, placed, entry["sha256"], entry["size"], media)
+                continue
+        elif entry["stage"] == "downloaded" and _same_file(tmp, entry):
+            log.info("job %s: placing output %d downloaded before the crash", row.id, index)
+            _save_output(fresh, index, tmp, entry["media_type"], entry["seed"], entry["extra"])
+            continue
+        tmp.unlink(missing_ok=True)
+        _set_pending(row.id, index, None)
+    _clean_work(fresh)
+
+
+def _clean_work(row: JobRow) -> None:
+    """Delete this job's temporary files in ``.work`` (partial or unused downloads)."""
+    work = Path(row.out_dir or load_settings().output_dir) / ".work"
+    for leftover in work.glob(f".{row.id}*"):
+        try:
+            leftover.unlink()
+        except OSError as exc:
+            log.warning("job %s: could not remove %s: %s", row.id, leftover, exc)
 
 
 def _drive_remote(
@@ -898,6 +1001,8 @@ def _download_all(
     if not outputs:
         _fail(store, fresh, "failed", "the provider reported success but returned no output")
         raise GenerationError(f"job {row.id}: the provider returned no output")
+    _recover_outputs(fresh)
+    fresh = store.get(row.id) or fresh
     done = {o.get("index") for o in fresh.outputs}
     _emit(opts, row.id, "downloading", total=len(outputs))
     download_started = time.time()
@@ -905,7 +1010,11 @@ def _download_all(
         if index in done:
             continue
         tmp, sha = _download_one(fresh, backend, output, ctx, opts, deadline)
-        _save_output(fresh, index, tmp, output.media_type, None, {"url": _safe_url(output.url)}, sha256=sha)
+        extra = {"url": _safe_url(output.url)}
+        entry = {"stage": "downloaded", "tmp": str(tmp), "sha256": sha, "size": tmp.stat().st_size}
+        _set_pending(row.id, index, entry | {"media_type": output.media_type, "seed": None, "extra": extra})
+        _save_output(fresh, index, tmp, output.media_type, None, extra)
+    _clean_work(fresh)
     timings = dict((store.get(row.id) or fresh).timings)
     timings["download_s"] = time.time() - download_started
     store.set(row.id, timings=timings, expect_owner=owner_token())
