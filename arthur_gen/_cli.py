@@ -7,9 +7,10 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._progress import TerminalProgress
+if TYPE_CHECKING:
+    from ._progress import TerminalProgress
 
 __all__ = ["main"]
 
@@ -54,11 +55,12 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return options
 
 
-class _Progress(TerminalProgress):
-    """Progress on stderr, one line per job, fitted to the terminal (only when it is one)."""
+def _Progress(enabled: bool = True) -> TerminalProgress:
+    """Progress on stderr, one line per job, fitted to the terminal (only when it is one).
+    Imported on use: commands that show no progress never load it."""
+    from ._progress import TerminalProgress
 
-    def __init__(self, enabled: bool = True) -> None:
-        super().__init__(enabled=enabled)
+    return TerminalProgress(enabled=enabled)
 
 
 def _size(text: str | None) -> tuple[int | None, int | None]:

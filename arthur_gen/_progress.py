@@ -14,9 +14,7 @@ No third-party library: only the standard library, and IPython (already loaded i
 
 from __future__ import annotations
 
-import html
 import os
-import shutil
 import sys
 import threading
 import time
@@ -173,6 +171,8 @@ class TerminalProgress(_Display):
         self._proxy: _Interleaved | None = None
 
     def width(self) -> int:
+        import shutil
+
         return shutil.get_terminal_size((80, 24)).columns
 
     def _changed(self, job: _Job, event: ProgressEvent) -> None:
@@ -266,6 +266,8 @@ class NotebookProgress(_Display):
 
     def html(self) -> str:
         """The table as it stands (what the cell shows)."""
+        import html
+
         rows = []
         for job in self._jobs.values():
             fraction = job.fraction()

@@ -11,6 +11,8 @@ Measures the median wall time of
 - import:    ``python -c "import arthur_gen"``
 - backends:  ``arthur-gen backends --json`` (the console script next to ``sys.executable``),
   with every installed plugin loaded, as a user runs it
+- the CLI with its progress display imported, against the same with rich or tqdm (each when
+  installed), the libraries the display could have used
 
 Target: ``arthur-gen backends --json`` within 2x of the baseline. Exits 1 when it is over.
 Uses the environment it is run in (``ARTHUR_GEN_LOAD_PLUGINS`` and all), except that
@@ -137,6 +139,31 @@ def _phases(python: str, env: dict[str, str], runs: int) -> None:
         print(f"{statistics.median(values) * 1000:8.1f} ms  {name}")
 
 
+# The progress display (arthur_gen._progress, standard library only) against the libraries it
+# could have been built on; `arthur-gen image/video` imports it, `backends` does not need to.
+_DISPLAYS = {
+    "arthur_gen._progress (the CLI's display)": "import arthur_gen._cli, arthur_gen._progress",
+    "rich.progress + rich.live": "import arthur_gen._cli, rich.progress, rich.live",
+    "tqdm.auto": "import arthur_gen._cli, tqdm.auto",
+}
+
+
+def _display(python: str, env: dict[str, str], runs: int, base: float) -> None:
+    import importlib.util
+
+    cases = {
+        name: [python, "-c", code]
+        for name, code in _DISPLAYS.items()
+        if all(importlib.util.find_spec(m.split(".")[0]) for m in code[7:].split(", "))
+    }
+    results = _interleaved(cases, env, runs)
+    ours = results[next(iter(_DISPLAYS))]
+    print("\nthe CLI with a progress display imported (fresh processes):")
+    for name, seconds in results.items():
+        ratios = f"{seconds / base:5.2f}x baseline  {seconds / ours:5.2f}x ours"
+        print(f"{seconds * 1000:8.1f} ms  {ratios}  {name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -173,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = results["backends"] / base
         verdict = "within" if ratio <= TARGET_RATIO else "OVER"
         print(f"target: backends within {TARGET_RATIO:g}x of the baseline: {verdict} ({ratio:.2f}x)")
+        _display(python, env, args.runs, base)
         if args.phases or ratio > TARGET_RATIO:
             _phases(python, env, args.runs)
         if args.importtime or ratio > TARGET_RATIO:
