@@ -137,6 +137,16 @@ def linked_src(path: Path, base: Path | None = None) -> str:
     return urllib.parse.quote(rel.replace(os.sep, "/"))
 
 
+def media_src(path: Path, limit: int | None = None) -> str:
+    """The ``src`` for ``path`` in a notebook: a data URI up to ``limit`` bytes (default by
+    kind), else the path relative to the notebook (:func:`linked_src`)."""
+    path = path if path.is_absolute() else Path.cwd() / path
+    media_type = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    if limit is None:
+        limit = INLINE_VIDEO_BYTES if media_type.startswith("video/") else INLINE_IMAGE_BYTES
+    return _data_uri(path, media_type, limit) or linked_src(path)
+
+
 def _media_html(path: Path) -> str:
     path = path if path.is_absolute() else Path.cwd() / path  # older jobs kept relative paths
     media_type = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")

@@ -97,3 +97,19 @@ def test_a_missing_file_says_so(video_backend: FakeVideoBackend) -> None:
     video.path.unlink()
     html = video._repr_html_()
     assert "missing" in html and str(video.path) in html
+
+
+def test_media_src_embeds_small_files_and_links_large_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from arthur_gen._results import INLINE_IMAGE_BYTES, media_src
+
+    monkeypatch.chdir(tmp_path)
+    small, large, clip = tmp_path / "a.png", tmp_path / "sub" / "b.png", tmp_path / "c d.mp4"
+    large.parent.mkdir()
+    small.write_bytes(b"\x89PNG" + b"0" * 100)
+    large.write_bytes(b"\x89PNG" + b"0" * (INLINE_IMAGE_BYTES + 1))
+    clip.write_bytes(b"0" * (INLINE_VIDEO_BYTES + 1))
+    assert media_src(small).startswith("data:image/png;base64,")
+    assert media_src(large) == "sub/b.png" and media_src(clip) == "c%20d.mp4"
+    assert media_src(small, limit=10) == "a.png"  # a storyboard's thumbnails: a lower limit

@@ -180,18 +180,19 @@ class StoryboardRun:
         }
 
     def _repr_html_(self) -> str:
-        import base64
+        from .._results import INLINE_VIDEO_BYTES, media_src
 
         cells = []
         for sid, clip in self.clips.items():
             frame = self.keyframes.get(sid)
             img = ""
-            if frame is not None and frame.stat().st_size < 2_000_000:
-                data = base64.b64encode(frame.read_bytes()).decode()
-                img = f'<img src="data:image/png;base64,{data}" style="max-width:160px"><br>'
+            if frame is not None and frame.is_file():  # thumbnails: embedded only when small
+                src = html.escape(media_src(frame, INLINE_VIDEO_BYTES), quote=True)
+                img = f'<img src="{src}" style="max-width:160px"><br>'
             state = "cached ($0)" if clip.cached else f"${clip.cost_usd or 0:.3f}"
+            video = html.escape(media_src(clip.paths[0]), quote=True)  # relative to the notebook
             cells.append(
-                f"<td>{img}<b>{html.escape(sid)}</b><br><video src='{html.escape(str(clip.paths[0]))}' "
+                f'<td>{img}<b>{html.escape(sid)}</b><br><video src="{video}" '
                 f"width=160 controls></video><br>{state}</td>"
             )
         outs = "".join(
