@@ -346,3 +346,17 @@ def test_the_same_publish_twice_at_once_uploads_once(youtube: YouTubeEmulator, c
         first.join(60)
     snap = youtube.snapshot()
     assert box["done"]["state"] == "saved" and snap["inserts"] == 1 and len(snap["sessions"]) == 1
+
+
+def test_publishing_again_finds_the_post_of_a_job_in_doubt(linkedin: LinkedInEmulator, clip: Path) -> None:
+    """The same publish does what resume does: it looks for the post before saying 'needs confirmation'."""
+    linkedin.add_fault("post-drop")
+    with pytest.raises(SubmitUncertainError):
+        publish(clip, to="linkedin", text="in doubt")
+    with pytest.raises(SubmitUncertainError, match="needs confirmation"):
+        publish(clip, to="linkedin", text="in doubt")  # still cannot read posts
+    linkedin.read_posts = True
+    again = publish(clip, to="linkedin", text="in doubt")
+    (post,) = linkedin.snapshot()["posts"]
+    assert again["state"] == "saved" and again["remote_id"] == post["urn"]
+    assert again["job_id"] == publications()[0]["job_id"] and len(publications()) == 1
