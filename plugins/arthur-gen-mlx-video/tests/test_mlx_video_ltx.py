@@ -206,7 +206,7 @@ def test_cli_video_with_sound_and_clean_exit(tiny_ltx: tuple[Path, Path]) -> Non
     argv = [
         sys.executable, "-c", _DRIVER, "video", "a lighthouse", "--backend", "mlx_video", "--model", "ltx-2",
         "--size", "256x256", "--seed", "2", "-o", f"model_path={model}", "-o", f"text_encoder_path={gemma}",
-        "-o", "num_frames=17", "-o", "tiling=none", "--json", "--no-cache",
+        "-o", "num_frames=9", "-o", "tiling=none", "--json", "--no-cache",
     ]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]  # 134 would be MLX's abort at exit
@@ -214,7 +214,7 @@ def test_cli_video_with_sound_and_clean_exit(tiny_ltx: tuple[Path, Path]) -> Non
     out = json.loads(proc.stdout)
     path = Path(next(p for p in _paths(out) if p.endswith(".mp4")))
     streams = _streams(path)
-    assert streams["frames"] == 17 and streams["fps"] == 24.0 and streams["audio"] == ("aac", 48000, 2)
+    assert streams["frames"] == 9 and streams["fps"] == 24.0 and streams["audio"] == ("aac", 48000, 2)
 
 
 def _paths(value: object) -> list[str]:
