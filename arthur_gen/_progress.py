@@ -104,7 +104,10 @@ def terminal_line(job: _Job, width: int) -> str:
     head = " ".join(p for p in (job.label, job.job_id[-8:]) if p)
     tail = f"{job.phase} {_elapsed(job)}"
     if job.message and (job.done or job.phase in ("planned", "attached")):
-        tail = f"{job.phase}: {job.message} ({_elapsed(job)})"
+        message = job.message
+        if job.phase == "saved":  # the full paths go to stdout; the names are enough here
+            message = ", ".join(os.path.basename(p) for p in message.split(", "))
+        tail = f"{job.phase}: {message} ({_elapsed(job)})"
     fraction = job.fraction()
     bar = ""
     if fraction is not None:
@@ -168,6 +171,7 @@ class TerminalProgress(_Display):
         isatty = getattr(self.stream, "isatty", None)
         self.enabled = bool(enabled and callable(isatty) and isatty() and os.environ.get("TERM") != "dumb")
         self._drawn = 0  # live lines on screen, just above the cursor
+        self._shown: list[str] = []  # what they say
         self._proxy: _Interleaved | None = None
 
     def width(self) -> int:
@@ -196,8 +200,10 @@ class TerminalProgress(_Display):
                 del self._jobs[job_id]
             else:
                 live.append(terminal_line(job, width) + "\n")
+        if not above and len(out) == 2 and live == self._shown:
+            return  # nothing changed on screen (a poll with the same percentage)
         out += live
-        self._drawn = len(live)
+        self._drawn, self._shown = len(live), live
         self.stream.write("".join(out))
         self.stream.flush()
         if not live:  # nothing live: sys.stderr is the user's again (callers that skip done())
@@ -223,7 +229,7 @@ class TerminalProgress(_Display):
             if self.enabled and self._drawn:
                 self.stream.write(self._clear())
                 self.stream.flush()
-            self._drawn = 0
+            self._drawn, self._shown = 0, []
             self._jobs.clear()
 
 

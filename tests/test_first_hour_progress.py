@@ -166,12 +166,13 @@ def test_finished_jobs_stay_and_log_lines_go_above(monkeypatch: pytest.MonkeyPat
     lines = _screen_lines(stream.getvalue().rsplit("\x1b[J", 1)[-1])
     assert lines[0] == "a plain line" and lines[1].startswith("aaaaaaaa [###") and "10%" in lines[1]
     assert lines[2].startswith("bbbbbbbb submitted")
-    _events(display, "job-one-aaaaaaaa", ("saved", None), ("saved", None))
+    display(ProgressEvent(job_id="job-one-aaaaaaaa", phase="saved", message="/deep/folder/one.mp4"))
     _events(display, "job-two-bbbbbbbb", ("canceled", None))
     assert sys.stderr is stream  # nothing live: given back, even without done()
     display.done()
-    final = _screen_lines(stream.getvalue().rsplit("\x1b[J", 1)[-2])
-    assert any("saved" in line for line in final)
+    final = _screen_lines(stream.getvalue())
+    assert any(line.startswith("aaaaaaaa [") and "100% saved: one.mp4 (" in line for line in final), final
+    assert "/deep/folder" not in stream.getvalue()  # the full path goes to stdout
 
 
 def test_not_a_terminal_draws_nothing() -> None:
