@@ -84,12 +84,21 @@ def test_ctrl_c_cancels_every_seed_and_records_it(
 ) -> None:
     provider, _ = seeded
     provider.latency_s = 30.0
-    timer = threading.Timer(0.6, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    stop = threading.Event()
+
+    def interrupt_once_both_run() -> None:  # Ctrl-C, as the user presses it, mid-run
+        while not stop.wait(0.05):
+            if provider.submits == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    helper = threading.Thread(target=interrupt_once_both_run)
+    helper.start()
     try:
         code = main(["video", "waves", "-b", "fake-video", "--seed", "1", "--seed", "2"])
     finally:
-        timer.cancel()
+        stop.set()
+        helper.join()
     err = capsys.readouterr().err
     assert code == 130
     assert "seed 1: " in err and "seed 2: " in err and "stopped" in err
@@ -265,7 +274,10 @@ def test_cancelling_an_async_task_prints_nothing(
 
     async def run() -> None:
         task = asyncio.create_task(arthur_gen.agenerate_video("waves", backend="fake-video"))
-        await asyncio.sleep(0.4)
+        for _ in range(400):  # until the job is running at the provider
+            if provider.submits:
+                break
+            await asyncio.sleep(0.05)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
