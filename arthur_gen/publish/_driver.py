@@ -8,12 +8,11 @@ resume``, through :func:`resume_job`), and is refused after a finished one unles
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,34 +164,6 @@ _driving: set[str] = set()  # publish jobs this process is uploading right now
 _driving_lock = threading.Lock()
 
 
-@contextlib.contextmanager
-def _lease_kept(job_id: str, owner: str) -> Iterator[None]:
-    """Renew this process's lease while one step takes long (a slow chunk, LinkedIn processing),
-    so that ``resume`` elsewhere never takes over a live upload and posts a second time."""
-    from .. import _store
-
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(_store.LEASE_S / 3):
-            try:
-                with get_store().transaction() as db:
-                    cur = db.execute(
-                        "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?",
-                        (time.time() + _store.LEASE_S, job_id, owner),
-                    )
-                if cur.rowcount == 0:
-                    return  # finished, or no longer ours
-            except Exception as exc:  # a busy store: try again at the next beat
-                log.warning("publish job %s: could not renew its lease: %s", job_id, exc)
-
-    threading.Thread(target=beat, name=f"arthur-gen-publish-lease-{job_id}", daemon=True).start()
-    try:
-        yield
-    finally:
-        stop.set()
-
-
 def _drive(
     row: JobRow,
     publisher: Publisher,
@@ -233,7 +204,9 @@ def _drive_held(
     ctx = PublishContext(request, acct, job_id, metrics.get("checkpoint", {}), save, progress)
     store.set(job_id, expect_owner=owner, state="running", submitted_at=row.submitted_at or time.time())
     try:
-        with _lease_kept(job_id, owner):
+        # The lease is renewed while a step takes long (a slow chunk, LinkedIn processing), so
+        # `resume` elsewhere never takes over a live upload and posts a second time.
+        with store.lease_kept(job_id, owner):
             outcome = publisher.upload(ctx)
     except SubmitUncertainError as exc:
         message = redact(str(exc), *acct.secrets())
