@@ -384,7 +384,12 @@ def run_seeds(
         raise InvalidRequestError("seeds must be a non-empty list of seeds, e.g. seeds=[1, 2, 3]")
     if "seed" in kwargs:
         raise InvalidRequestError("give seeds=[...] or seed=..., not both")
+    from ._preflight import check_input_images, check_prompt, check_run_arguments
+
     plan_fields = {k: v for k, v in kwargs.items() if k not in _RUN_ARGUMENTS}
+    check_prompt(prompt)  # once, before any job: the same checks each call makes again
+    check_run_arguments({k: kwargs.get(k) for k in _RUN_ARGUMENTS} | {"cache": kwargs.get("cache", True)})
+    check_input_images(plan_fields)
     plans = [
         plan(
             kind,

@@ -62,6 +62,12 @@ def test_bad_seeds_argument_fails_before_anything_is_sent(
         arthur_gen.generate_videos("waves", seeds=[], backend="fake-video")
     with pytest.raises(arthur_gen.InvalidRequestError):
         arthur_gen.generate_videos("waves", seeds=[1, 2], backend="fake-video", duration=99)
+    a_file = provider.root / "a-file"
+    a_file.write_text("")
+    with pytest.raises(arthur_gen.InvalidRequestError, match="is a file"):
+        arthur_gen.generate_videos("waves", seeds=[1, 2], backend="fake-video", out_dir=a_file)
+    with pytest.raises(arthur_gen.InvalidRequestError, match="timeout"):
+        arthur_gen.generate_videos("waves", seeds=[1, 2], backend="fake-video", timeout=-1)
     assert provider.submits == 0 and arthur_gen.history() == []
 
 
