@@ -766,7 +766,7 @@ def _submit(
     try:
         _emit(opts, row.id, "submitted", message=remote_id)
     except KeyboardInterrupt:
-        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)", model)
+        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)", model, ctrl_c=True)
         raise
     return row
 
@@ -815,7 +815,9 @@ def _interrupted_submit(
         row = store.update(
             row.id, state="submitted", remote_id=remote_id, submitted_at=time.time(), expect_owner=owner
         )
-        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C) while its create was in flight", model)
+        _cancel_remote(
+            row, backend, ctx, "interrupted (Ctrl-C) while its create was in flight", model, ctrl_c=True
+        )
         final = get_store().get(row.id)
         stopped = final is not None and "cancelling the remote job failed" not in (final.error or "")
         raise KeyboardInterrupt(
@@ -867,22 +869,37 @@ def _cancelled_cost(
             return {}
         time.sleep(min(0.25, max(0.0, end - time.monotonic())))
     cost, source = status.cost_usd, "metrics"
-    if cost is None and status.state is RemoteState.SUCCEEDED:
+    finished = status.state is RemoteState.SUCCEEDED
+    if cost is None and finished:
         cost, source = row.estimate_usd, "estimate"  # it finished before the cancel: paid
-    if cost is None:
-        return {}
     metrics = dict(row.metrics)
     metrics.update(status.metrics)
-    return {"cost_usd": cost, "cost_source": source, "metrics": metrics}
+    values: dict[str, Any] = {}
+    if finished:  # paid, with outputs to save: the job is completed, not cancelled
+        metrics["remote_outputs"] = [attrs.asdict(o) for o in status.outputs]
+        values = {"finished": True, "metrics": metrics}
+    if cost is not None:
+        values.update(cost_usd=cost, cost_source=source, metrics=metrics)
+    return values
 
 
 def _cancel_remote(
-    row: JobRow, backend: RemoteBackend, ctx: RemoteContext, why: str, model: ModelInfo | None = None
+    row: JobRow,
+    backend: RemoteBackend,
+    ctx: RemoteContext,
+    why: str,
+    model: ModelInfo | None = None,
+    *,
+    ctrl_c: bool = False,
 ) -> None:
     """Cancel at the provider and record it (with what the provider bills for it, when it says);
-    a second Ctrl-C does not skip either step. A job with no remote id was never made: $0."""
+    a second Ctrl-C does not skip either step. A job with no remote id was never made: $0.
 
-    def cancel_and_record() -> None:
+    A job that had already finished when the cancel arrived is paid: it is recorded completed
+    (``resume`` saves its output) and this raises (KeyboardInterrupt after a Ctrl-C, else
+    JobCanceledError) with a message saying so, never "cancelled"."""
+
+    def cancel_and_record() -> bool:
         store = get_store()
         values: dict[str, Any] = {}
         try:
@@ -894,11 +911,24 @@ def _cancel_remote(
             note = why
         except Exception as exc:
             note = redact(f"{why}; cancelling the remote job failed: {exc}", ctx.key)
+        if values.pop("finished", False):
+            store.set(row.id, state="completed", error=None, expect_owner=owner_token(), **values)
+            return True
         _fail(store, row, "canceled", note, **values)
+        return False
 
     box, _ = _through_interrupt(cancel_and_record, 10.0)
     if isinstance(box.get("error"), Exception):
         raise box["error"]
+    if box.get("result"):
+        fresh = get_store().get(row.id) or row
+        cost = f"${fresh.cost_usd:.2f}" if fresh.cost_usd is not None else "its price"
+        message = (
+            f"job {row.id}: prediction {row.remote_id} had already finished at {backend.id} before "
+            f"the cancel reached it, so it is paid ({cost}); its output was not saved yet: run "
+            "`arthur-gen resume` within the hour to save it"
+        )
+        raise KeyboardInterrupt(message) if ctrl_c else JobCanceledError(message)
 
 
 def _wait(
@@ -951,7 +981,7 @@ def _wait(
             if cancel.wait(pause):
                 continue
     except KeyboardInterrupt:
-        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)", model)
+        _cancel_remote(row, backend, ctx, "interrupted (Ctrl-C)", model, ctrl_c=True)
         raise KeyboardInterrupt(
             f"job {row.id}: prediction {row.remote_id} was cancelled at {backend.id} and recorded as "
             "cancelled (billed only for the time it ran)"

@@ -128,3 +128,39 @@ def test_a_failed_local_run_costs_zero(home: Path, capsys: pytest.CaptureFixture
         (row,) = arthur_gen.history()
         assert row.state == "failed" and row.cost_usd == 0.0 and row.cost_source == "free"
     time.sleep(0)
+
+
+def test_ctrl_c_during_a_create_that_finished_first_says_paid_and_resume_saves_it(
+    emu: Emulator, home: Path, children: Any, tmp_path: Path
+) -> None:
+    """A slow create answer (the prediction ran and finished meanwhile), then Ctrl-C: the cancel
+    comes too late, so the job is paid; it must say so (never "cancelled") and `resume` saves it."""
+    import os
+    import signal
+    import sys
+
+    emu.faults.delay("create", 2.0)
+    trees = {Path(m.__file__ or "").resolve().parent.parent for m in (arthur_gen, replicate_plugin)}
+    env = dict(
+        os.environ,
+        ARTHUR_GEN_LOAD_PLUGINS="arthur-gen-replicate",
+        PYTHONPATH=os.pathsep.join(sorted(map(str, trees))),  # the trees this test imported
+    )
+    cli = str(Path(sys.executable).parent / "arthur-gen")
+    child = children.start(
+        [cli, "video", "too late to stop", "-b", "replicate", "--out", str(tmp_path / "v")], env
+    )
+    end = time.monotonic() + 30
+    while emu.create_count < 1:
+        assert time.monotonic() < end
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert "Traceback" not in err and "already finished" in err and "paid ($0.50)" in err, err
+    assert "cancelled" not in err.lower()
+    (row,) = arthur_gen.history()
+    assert row.state == "completed" and row.cost_usd == 0.5
+    done = children.run([cli, "resume"], env)
+    assert done.returncode == 0 and "saved" in done.stdout, done.stderr
+    (row,) = arthur_gen.history()
+    assert row.state == "saved" and len(row.outputs) == 1 and emu.create_count == 1
