@@ -57,6 +57,7 @@ def test_models_options_lists_them(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     klein = out.split("mflux flux2-klein-4b:")[1].split("\nmflux ")[0]
     assert "reference_images (list" in klein and "Flux2KleinEdit" in klein
+    assert "outpaint (str one of '16:9', '9:16', '1:1', '4:5'" in klein
     assert "mlx_cache_limit_gb (float in [0.1, 1024.0]" in out
     assert "reference_images" not in out.split("mflux schnell:")[1].split("\nmflux ")[0]
 
