@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,7 @@ def main() -> None:
     print(f"ratio           : {ours[0] / theirs[0]:.2f}x the ffmpeg CLI (goal <= 1.3x); "
           f"RSS goal <= 300 MiB: {'met' if ours[1] <= 300 else 'NOT met'}")  # fmt: skip
     print(f"CPU-time ratio  : {ours[2] / theirs[2]:.2f}x (the work itself, whatever else runs on the box)")
+    shutil.rmtree(work, ignore_errors=True)  # inputs and both outputs: hundreds of MB at 60 s
 
 
 if __name__ == "__main__":
