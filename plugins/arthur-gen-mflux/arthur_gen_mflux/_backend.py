@@ -38,15 +38,19 @@ from arthur_gen.errors import (
 
 from . import _weights
 from ._catalog import (
-    CATALOG,
     DEFAULT_MODEL,
     DEFAULT_STRENGTH,
+    DEFAULT_UPSCALE,
     LOW_RAM_CACHE_LIMIT_GB,
     MAX_LORA_SCALE,
     MAX_REFERENCE_IMAGES,
     MAX_SIZE,
+    MAX_UPSCALE,
+    MAX_UPSCALE_LONG_SIDE,
+    MAX_UPSCALE_SHORT_SIDE,
     MIN_SIZE,
     MIN_TILE_SIZE,
+    MODELS,
     OUTPAINT_ASPECTS,
     QUANTIZE_CHOICES,
     SIZE_MULTIPLE,
@@ -252,6 +256,144 @@ def _outpaint(entry: Entry, options: Mapping[str, Any], request: ImageRequest) -
 
 
 @attrs.frozen(kw_only=True)
+class Upscale:
+    """One SeedVR2 upscale: mflux's ``resolution`` (a factor or the shortest side) and sizes."""
+
+    scale: float | None  # a factor of the shortest side (mflux's ScaleFactor), or
+    resolution: int | None  # the shortest side in pixels
+    softness: float
+    source_size: tuple[int, int]  # the input's upright size
+    size: tuple[int, int]  # the result's size, as mflux's SeedVR2Util works it out
+
+    def mflux_resolution(self) -> Any:
+        """The ``resolution`` argument as mflux's CLI builds it (an int, or a ScaleFactor)."""
+        if self.resolution is not None:
+            return self.resolution
+        from mflux.utils.scale_factor import ScaleFactor
+
+        value = self.scale or DEFAULT_UPSCALE
+        return ScaleFactor(value=int(value) if float(value).is_integer() else value)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "resolution": self.resolution,
+            "softness": self.softness,
+            "input_size": list(self.source_size),
+            "size": list(self.size),
+        }
+
+
+def _upright_size(entry: Entry, path: str) -> tuple[int, int]:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(0x0112) in _QUARTER_TURNS:
+                width, height = height, width
+    except OSError as exc:
+        raise _bad(entry, "image", path, f"cannot be read as an image ({exc})") from None
+    return width, height
+
+
+def _number(entry: Entry, options: Mapping[str, Any], name: str, lo: float, hi: float) -> float | None:
+    value = options.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise _bad(entry, f"options.{name}", value, f"a number from {lo:g} to {hi:g}")
+    return float(value)
+
+
+def _plan_upscale(entry: Entry, request: ImageRequest) -> Plan:
+    """A SeedVR2 upscale: the image, a scale or target resolution, softness; loads nothing."""
+    options = request.options
+    known = {"scale", "resolution", "softness", "quantize", "model_path", "download"}
+    known |= {"low_ram", "mlx_cache_limit_gb", "vae_tiling", "vae_tile_size"}
+    for name in options:
+        if name not in known:
+            raise _bad(entry, f"options.{name}", options[name], "not an option of the SeedVR2 upscaler")
+    for name in ("width", "height", "aspect_ratio", "strength", "steps", "guidance", "negative_prompt"):
+        if getattr(request, name) is not None:
+            raise _bad(
+                entry,
+                name,
+                getattr(request, name),
+                "SeedVR2 sets the size from the image and options.scale or options.resolution",
+            )
+    if request.image is None:
+        raise _bad(entry, "image", None, "give the image to upscale (image=PATH)")
+    if _URL.match(request.image):
+        raise _bad(entry, "image", request.image[:60], "mflux reads a local file; download it first")
+    quantize = options.get("quantize")
+    if quantize is not None and (isinstance(quantize, bool) or quantize not in QUANTIZE_CHOICES):
+        choices = ", ".join(str(q) for q in QUANTIZE_CHOICES)
+        raise _bad(entry, "options.quantize", quantize, f"one of {choices} (bits)")
+    model_path = _model_path(entry, options.get("model_path"))
+    download = options.get("download", False)
+    if not isinstance(download, bool):
+        raise _bad(entry, "options.download", download, "must be true or false")
+    memory = _memory(entry, options)
+    scale = _number(entry, options, "scale", 1.0, MAX_UPSCALE)
+    softness = _number(entry, options, "softness", 0.0, 1.0) or 0.0
+    resolution = options.get("resolution")
+    if resolution is not None:
+        if isinstance(resolution, bool) or not isinstance(resolution, int):
+            raise _bad(entry, "options.resolution", resolution, "the shortest side in pixels (an integer)")
+        if scale is not None:
+            raise _bad(entry, "options.resolution", resolution, "give either scale or resolution, not both")
+    width, height = _upright_size(entry, request.image)
+    short = min(width, height)
+    if resolution is not None:
+        target = resolution
+    else:  # mflux's ScaleFactor.get_scaled_value: the scaled side, rounded down to 16
+        product = (scale or DEFAULT_UPSCALE) * short
+        target = int(product - product % SIZE_MULTIPLE)
+    if target < short:
+        what = f"resolution={resolution}" if resolution is not None else f"scale={scale or DEFAULT_UPSCALE:g}"
+        raise _bad(
+            entry,
+            "options.resolution" if resolution is not None else "options.scale",
+            resolution if resolution is not None else scale,
+            f"{what} makes the shortest side {target} px, below the image's {short} px: SeedVR2 upscales",
+        )
+    factor = target / short
+    size = (int(width * factor) // 2 * 2, int(height * factor) // 2 * 2)
+    if min(size) > MAX_UPSCALE_SHORT_SIDE or max(size) > MAX_UPSCALE_LONG_SIDE:
+        raise _bad(
+            entry,
+            "options.resolution" if resolution is not None else "options.scale",
+            resolution if resolution is not None else scale,
+            f"the result would be {size[0]}x{size[1]}; at most {MAX_UPSCALE_SHORT_SIDE} px on the "
+            f"short side and {MAX_UPSCALE_LONG_SIDE} on the long side",
+        )
+    upscale = Upscale(
+        scale=None if resolution is not None else (scale or DEFAULT_UPSCALE),
+        resolution=resolution,
+        softness=softness,
+        source_size=(width, height),
+        size=size,
+    )
+    kwargs: dict[str, Any] = {
+        "seed": request.seed,
+        "image_path": request.image,
+        "resolution": resolution if resolution is not None else f"{upscale.scale:g}x",
+        "softness": softness,
+    }
+    key = LoadKey(model=entry.id, quantize=quantize, model_path=model_path)
+    return Plan(
+        entry=entry,
+        key=key,
+        generate_kwargs=kwargs,
+        strength=None,
+        download=download,
+        memory=memory,
+        upscale=upscale,
+    )
+
+
+@attrs.frozen(kw_only=True)
 class Plan:
     """What one request becomes: the weights to load and the ``generate_image`` arguments."""
 
@@ -262,6 +404,7 @@ class Plan:
     download: bool
     memory: Memory = Memory()
     outpaint: Outpaint | None = None
+    upscale: Upscale | None = None
 
     @property
     def class_path(self) -> str:
@@ -308,6 +451,20 @@ class Plan:
             "reference_images": list(kw.get("image_paths") or []),
             "outpaint": self.outpaint.metadata() if self.outpaint else None,
             **self.memory.metadata(),
+            **self._upscale_metadata(),
+        }
+
+    def _upscale_metadata(self) -> dict[str, Any]:
+        if self.upscale is None:
+            return {}
+        width, height = self.upscale.size
+        return {
+            "upscale": self.upscale.metadata(),
+            "width": width,
+            "height": height,
+            "steps": 1,
+            "lora_paths": [],
+            "lora_scales": [],
         }
 
 
@@ -465,6 +622,8 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
     Raises :class:`InvalidRequestError` for what the model cannot do; the declared limits in
     :func:`model_info` are checked by the core, these are the ones a declaration cannot say.
     """
+    if entry.family.upscaler:
+        return _plan_upscale(entry, request)
     options = request.options
     quantize = options.get("quantize")
     if quantize is not None and (isinstance(quantize, bool) or quantize not in QUANTIZE_CHOICES):
@@ -577,6 +736,13 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
     )
 
 
+def _constructor(plan: Plan) -> dict[str, Any]:
+    kwargs = plan.key.constructor_kwargs()
+    if plan.entry.family.upscaler:  # SeedVR2 takes no LoRA (as _loader.load_mflux_model)
+        return {"quantize": kwargs["quantize"], "model_path": kwargs["model_path"]}
+    return kwargs
+
+
 @contextlib.contextmanager
 def _memory_settings(model: Any, memory: Memory) -> Iterator[None]:
     """Apply one call's memory options to MLX and the (warm) model; restore them after."""
@@ -625,7 +791,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
         self._loader: Loader = loader or load_mflux_model
         self._cache = WarmCache(cache_size if cache_size is not None else cache_size_from_env)
         self._worker = MlxWorker(name="mflux", use_mlx_stream=loader is None)
-        self._infos = tuple(model_info(entry) for entry in CATALOG)
+        self._infos = tuple(model_info(entry) for entry in MODELS)
         self._available: Availability | None = None
 
     # -- catalog -------------------------------------------------------------------------
@@ -640,7 +806,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
     def _entry(self, model: ModelInfo) -> Entry:
         entry = entry_for(model.id)
         if entry is None:
-            known = ", ".join(e.id for e in CATALOG)
+            known = ", ".join(e.id for e in MODELS)
             raise UnknownModelError(f"mflux has no model {model.id!r}; its models: {known}")
         return entry
 
@@ -726,7 +892,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
             "mflux_class": plan.class_path,
             "memory": plan.memory.metadata(),
             "model_config": f"ModelConfig.{plan.entry.config_factory}()",
-            "constructor": plan.key.constructor_kwargs(),
+            "constructor": _constructor(plan),
             "generate_image": dict(plan.generate_kwargs),
             "warm": self._cache.peek(plan.key) is not None,
             "weights": self._weights_state(plan),
@@ -823,6 +989,8 @@ class MfluxBackend(LocalBackend, ImageBackend):
                     if plan.outpaint is not None:  # mflux edits the canvas; the original goes back on top
                         canvas, original = plan.outpaint.prepare(ctx.workdir)
                         kwargs["image_paths"] = [canvas]
+                    if plan.upscale is not None:  # an int, or a ScaleFactor as mflux's CLI parses "2x"
+                        kwargs["resolution"] = plan.upscale.mflux_resolution()
                     with _memory_settings(slot.model, plan.memory):
                         result = slot.model.generate_image(**kwargs)
                     if plan.outpaint is not None:

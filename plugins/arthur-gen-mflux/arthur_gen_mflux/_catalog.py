@@ -19,16 +19,23 @@ __all__ = [
     "ASPECT_RATIOS",
     "CATALOG",
     "DEFAULT_MODEL",
+    "DEFAULT_UPSCALE",
     "FAMILIES",
     "LOW_RAM_CACHE_LIMIT_GB",
     "MAX_LORA_SCALE",
     "MAX_REFERENCE_IMAGES",
     "MAX_SIZE",
+    "MAX_UPSCALE",
+    "MAX_UPSCALE_LONG_SIDE",
+    "MAX_UPSCALE_SHORT_SIDE",
     "MIN_SIZE",
     "MIN_TILE_SIZE",
+    "MODELS",
     "OUTPAINT_ASPECTS",
     "QUANTIZE_CHOICES",
     "SIZE_MULTIPLE",
+    "UPSCALERS",
+    "UPSCALE_FAMILIES",
     "Entry",
     "Family",
     "entry_for",
@@ -45,6 +52,11 @@ MAX_REFERENCE_IMAGES = 4
 OUTPAINT_ASPECTS = ("16:9", "9:16", "1:1", "4:5", "5:4", "4:3", "3:4", "3:2", "2:3", "21:9", "9:21")
 MIN_TILE_SIZE = 128  # mflux.cli.parser.parsers.vae_tile_size: at least 128, a multiple of 16
 LOW_RAM_CACHE_LIMIT_GB = 1.0  # mflux's --low-ram MLX cache limit (MemorySaver: 1000**3 bytes)
+# SeedVR2 upscaling: a factor of the shortest side (mflux's ScaleFactor) or a target in pixels
+DEFAULT_UPSCALE = 2.0
+MAX_UPSCALE = 8.0
+MAX_UPSCALE_SHORT_SIDE = 4320  # 8K UHD's short side; a 4K frame (3840x2160) is 2160
+MAX_UPSCALE_LONG_SIDE = 8192
 DEFAULT_STRENGTH = 0.6  # arthur-gen strength; mflux's own default image_strength is 0.4 (= 1 - 0.6)
 
 
@@ -69,6 +81,10 @@ class Family:
     # the edit class that loads the same weights and takes reference images (None: no edit)
     edit_module: str | None = None
     edit_class_name: str | None = None
+    # weight files at the repo root (SeedVR2 keeps its transformer and VAE there)
+    root_weight_files: tuple[str, ...] = ()
+    # an upscaler: generate_image(seed, image_path, resolution, softness), no prompt, no LoRA
+    upscaler: bool = False
 
     @property
     def class_path(self) -> str:
@@ -146,7 +162,29 @@ QWEN = Family(
     ),
     has_negative_prompt_arg=True,
 )
-FAMILIES = (FLUX1, Z_IMAGE, FLUX2, QWEN)
+_SEEDVR2_VAE = "ema_vae_fp16.safetensors"
+SEEDVR2_3B = Family(
+    name="seedvr2_3b",
+    module="mflux.models.seedvr2.variants.upscale.seedvr2",
+    class_name="SeedVR2",
+    weights_module="mflux.models.seedvr2.weights.seedvr2_weight_definition",
+    weights_class="SeedVR2WeightDefinition3B",
+    weight_dirs=(),
+    tokenizer_dirs=(),
+    download_patterns=("seedvr2_ema_3b_fp16.safetensors", _SEEDVR2_VAE),
+    has_negative_prompt_arg=False,
+    root_weight_files=("seedvr2_ema_3b_fp16.safetensors", _SEEDVR2_VAE),
+    upscaler=True,
+)
+SEEDVR2_7B = attrs.evolve(
+    SEEDVR2_3B,
+    name="seedvr2_7b",
+    weights_class="SeedVR2WeightDefinition7B",
+    download_patterns=("seedvr2_ema_7b_fp16.safetensors", _SEEDVR2_VAE),
+    root_weight_files=("seedvr2_ema_7b_fp16.safetensors", _SEEDVR2_VAE),
+)
+FAMILIES = (FLUX1, Z_IMAGE, FLUX2, QWEN)  # the generators
+UPSCALE_FAMILIES = (SEEDVR2_3B, SEEDVR2_7B)
 
 
 @attrs.frozen(kw_only=True)
@@ -308,9 +346,47 @@ CATALOG: tuple[Entry, ...] = (
     ),
 )
 
+#: Upscalers: an input image in, the same image at a higher resolution out (no prompt).
+UPSCALERS: tuple[Entry, ...] = (
+    Entry(
+        id="seedvr2-3b",
+        aliases=("seedvr2",),
+        title="SeedVR2 3B: one-step diffusion upscaler, faithful to the input (no prompt)",
+        family=SEEDVR2_3B,
+        config_key="seedvr2-3b",
+        config_factory="seedvr2_3b",
+        repo="numz/SeedVR2_comfyUI",
+        revision="09ced71023636e9bc8cdf9cdecfb2625d1e691e8",
+        # fp16 parameters of mflux's own SeedVR2Transformer (3.97e9) and SeedVR2VAE (2.5e8)
+        download_gb=8.4,
+        default_steps=1,
+        max_steps=1,
+        scheduler="seedvr2_euler",
+        notes="upscales image=PATH; the prompt is not used",
+    ),
+    Entry(
+        id="seedvr2-7b",
+        aliases=(),
+        title="SeedVR2 7B: the larger one-step diffusion upscaler (no prompt)",
+        family=SEEDVR2_7B,
+        config_key="seedvr2-7b",
+        config_factory="seedvr2_7b",
+        repo="numz/SeedVR2_comfyUI",
+        revision="09ced71023636e9bc8cdf9cdecfb2625d1e691e8",
+        download_gb=17.0,  # 8.24e9 transformer + 2.5e8 VAE parameters at fp16
+        default_steps=1,
+        max_steps=1,
+        scheduler="seedvr2_euler",
+        notes="upscales image=PATH; the prompt is not used",
+    ),
+)
+
+#: Every model the backend offers: the generators, then the upscalers.
+MODELS: tuple[Entry, ...] = CATALOG + UPSCALERS
+
 DEFAULT_MODEL = "schnell"
 
-_BY_NAME: Mapping[str, Entry] = {name: entry for entry in CATALOG for name in (entry.id, *entry.aliases)}
+_BY_NAME: Mapping[str, Entry] = {name: entry for entry in MODELS for name in (entry.id, *entry.aliases)}
 
 
 def entry_for(model_id: str) -> Entry | None:
@@ -318,7 +394,59 @@ def entry_for(model_id: str) -> Entry | None:
     return _BY_NAME.get(model_id)
 
 
+def _upscale_options(entry: Entry) -> tuple[OptionSpec, ...]:
+    return (
+        OptionSpec(
+            name="scale",
+            type=float,
+            min=1.0,
+            max=MAX_UPSCALE,
+            help="upscale by this factor of the shortest side (mflux's --resolution 2x); "
+            f"default {DEFAULT_UPSCALE:g}",
+        ),
+        OptionSpec(
+            name="resolution",
+            type=int,
+            min=MIN_SIZE,
+            max=MAX_UPSCALE_SHORT_SIDE,
+            help="the shortest side of the result in pixels, keeping the aspect ratio (mflux's "
+            "--resolution 2160: a 1920x1080 frame becomes 3840x2160); instead of scale",
+        ),
+        OptionSpec(
+            name="softness",
+            type=float,
+            min=0.0,
+            max=1.0,
+            default=0.0,
+            help="pre-soften the input before upscaling, 0 (off) to 1 (mflux's --softness; 0.5 is "
+            "a good start for noisy or over-sharp images)",
+        ),
+        OptionSpec(
+            name="quantize",
+            type=int,
+            choices=QUANTIZE_CHOICES,
+            help="quantize the transformer to this many bits when loading; default: full precision",
+        ),
+        OptionSpec(
+            name="model_path",
+            type=str,
+            help="load the weights from this local folder (e.g. one written by mflux-save) "
+            f"instead of {entry.repo}",
+        ),
+        OptionSpec(
+            name="download",
+            type=bool,
+            default=False,
+            help=f"let mflux download missing weights (~{entry.download_gb:g} GB) from Hugging Face; "
+            "off by default (also: ARTHUR_GEN_MFLUX_DOWNLOAD=1)",
+        ),
+        *_memory_options(entry),
+    )
+
+
 def _options(entry: Entry) -> tuple[OptionSpec, ...]:
+    if entry.family.upscaler:
+        return _upscale_options(entry)
     return (
         OptionSpec(
             name="quantize",
@@ -382,7 +510,9 @@ def _edit_options(entry: Entry) -> tuple[OptionSpec, ...]:
 
 
 def _memory_options(entry: Entry) -> tuple[OptionSpec, ...]:
-    if entry.family is FLUX2:
+    if entry.family.upscaler:
+        tiling = "SeedVR2 tiles its VAE in 512 px tiles already; vae_tile_size changes the tile size"
+    elif entry.family is FLUX2:
         tiling = (
             "FLUX.2 decodes in row strips already, so this tiles only the encode of an input or "
             "reference image"
@@ -425,6 +555,8 @@ def _memory_options(entry: Entry) -> tuple[OptionSpec, ...]:
 def model_info(entry: Entry) -> ModelInfo:
     """The arthur-gen description of one catalog entry (no weights, no network)."""
     notes = f" ({entry.notes})" if entry.notes else ""
+    if entry.family.upscaler:
+        return _upscaler_info(entry, notes)
     # typed as Any: mypy's attrs plugin cannot solve ModelInfo's generic frozenset converter
     capabilities: Any = (Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_IMAGE)
     return ModelInfo(
@@ -459,5 +591,32 @@ def model_info(entry: Entry) -> ModelInfo:
             "gated": entry.gated,
             "license": entry.license,
             "scheduler": entry.scheduler,
+        },
+    )
+
+
+def _upscaler_info(entry: Entry, notes: str) -> ModelInfo:
+    capabilities: Any = (Capability.IMAGE_TO_IMAGE,)
+    return ModelInfo(
+        id=entry.id,
+        kind=Kind.IMAGE,
+        capabilities=capabilities,
+        price=Price.free(),
+        description=f"{entry.title}; ~{entry.download_gb:g} GB download{notes}",
+        aliases=entry.aliases,
+        supports_size=False,  # the size comes from the image and scale/resolution
+        supports_seed=True,
+        supports_steps=False,  # one step, always
+        requires_image=True,
+        options=_options(entry),
+        extra={
+            "mflux_class": entry.family.class_path,
+            "mflux_config": entry.config_key,
+            "repo": entry.repo,
+            "revision": entry.revision,
+            "download_gb": entry.download_gb,
+            "license": entry.license,
+            "scheduler": entry.scheduler,
+            "tool": "upscale",
         },
     )

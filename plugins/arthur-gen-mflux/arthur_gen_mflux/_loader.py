@@ -80,7 +80,10 @@ def load_mflux_model(entry: Entry, key: LoadKey) -> Any:
         cls = getattr(importlib.import_module(family.module), family.class_name)
     config_module = importlib.import_module("mflux.models.common.config.model_config")
     model_config = getattr(config_module.ModelConfig, entry.config_factory)()
-    return cls(model_config=model_config, **key.constructor_kwargs())
+    kwargs = key.constructor_kwargs()
+    if family.upscaler:  # SeedVR2(quantize, model_path, model_config): no LoRA
+        kwargs = {"quantize": kwargs["quantize"], "model_path": kwargs["model_path"]}
+    return cls(model_config=model_config, **kwargs)
 
 
 def clear_mlx_cache() -> None:

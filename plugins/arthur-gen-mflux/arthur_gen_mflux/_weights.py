@@ -87,6 +87,11 @@ def _indexed_shards_present(directory: Path) -> bool:
 
 
 def _complete(snapshot: Path, family: Family) -> bool:
+    for name in family.root_weight_files:  # mflux: every root-level *.safetensors pattern
+        if not _exists(snapshot / name):
+            return False
+    if family.root_weight_files and not _indexed_shards_present(snapshot):
+        return False
     for sub in family.weight_dirs:
         folder = snapshot / sub
         if not folder.is_dir():

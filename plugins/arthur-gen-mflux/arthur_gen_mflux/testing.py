@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from ._catalog import CATALOG, Entry, entry_for
+from ._catalog import MODELS, Entry, entry_for
 from ._loader import LoadKey
 from ._weights import hf_hub_cache
 
@@ -106,6 +106,8 @@ class FakeModel:
     def generate_image(self, **kwargs: Any) -> FakeImage:
         self.calls.append(dict(kwargs))
         self.threads.append(threading.get_ident())
+        if self.entry.family.upscaler:
+            return self._upscale(**kwargs)
         steps = int(kwargs["num_inference_steps"])
         strength = kwargs.get("image_strength")
         start = 0
@@ -139,6 +141,27 @@ class FakeModel:
         return FakeImage(
             seed=seed, prompt=prompt, width=config.width, height=config.height, kwargs=dict(kwargs)
         )
+
+    def _upscale(self, *, seed: int, image_path: str, resolution: Any, softness: float = 0.0) -> FakeImage:
+        """SeedVR2's call shape: the output size computed as mflux's SeedVR2Util does, one step."""
+        from PIL import Image, ImageOps
+
+        with Image.open(image_path) as raw:
+            width, height = ImageOps.exif_transpose(raw).size
+        short = min(width, height)
+        factor = getattr(resolution, "value", None)
+        target = int(factor * short - (factor * short) % 16) if factor is not None else int(resolution)
+        scale = target / short
+        out_w, out_h = int(width * scale) // 2 * 2, int(height * scale) // 2 * 2
+        config = _Config(num_inference_steps=1, init_time_step=0, width=out_w, height=out_h, guidance=1.0)
+        for cb in self.callbacks.before_loop:
+            cb.call_before_loop(seed=seed, prompt="", latents=None, config=config)
+        for cb in self.callbacks.in_loop:
+            cb.call_in_loop(t=0, seed=seed, prompt="", latents=None, config=config, time_steps=range(1))
+        for cb in self.callbacks.after_loop:
+            cb.call_after_loop(seed=seed, prompt="", latents=None, config=config)
+        kwargs = {"seed": seed, "image_path": image_path, "resolution": resolution, "softness": softness}
+        return FakeImage(seed=seed, prompt="", width=out_w, height=out_h, kwargs=kwargs)
 
 
 class FakeLoader:
@@ -184,7 +207,7 @@ def fake_weights(model_ids: Iterable[str] | None = None, *, cache: Path | None =
     """
     root = cache or hf_hub_cache()
     entries: list[Entry] = []
-    for model_id in model_ids if model_ids is not None else [e.id for e in CATALOG]:
+    for model_id in model_ids if model_ids is not None else [e.id for e in MODELS]:
         entry = entry_for(model_id)
         if entry is None:
             raise KeyError(model_id)
@@ -192,6 +215,9 @@ def fake_weights(model_ids: Iterable[str] | None = None, *, cache: Path | None =
     for entry in entries:
         repo_dir = root / f"models--{entry.repo.replace('/', '--')}"
         snapshot = repo_dir / "snapshots" / (entry.revision or "main")
+        snapshot.mkdir(parents=True, exist_ok=True)
+        for name in entry.family.root_weight_files:
+            (snapshot / name).write_bytes(b"")
         for sub in entry.family.weight_dirs:
             (snapshot / sub).mkdir(parents=True, exist_ok=True)
             (snapshot / sub / "model.safetensors").write_bytes(b"")
