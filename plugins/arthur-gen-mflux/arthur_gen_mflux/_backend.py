@@ -449,6 +449,7 @@ class Plan:
             "image_strength": kw.get("image_strength"),
             "strength": self.strength,
             "reference_images": list(kw.get("image_paths") or []),
+            "mask_path": kw.get("masked_image_path"),
             "outpaint": self.outpaint.metadata() if self.outpaint else None,
             **self.memory.metadata(),
             **self._upscale_metadata(),
@@ -572,6 +573,46 @@ def _reference_images(entry: Entry, options: Mapping[str, Any], request: ImageRe
     return resolved
 
 
+def _mask(entry: Entry, options: Mapping[str, Any], request: ImageRequest) -> str | None:
+    """The FLUX.1 Fill mask: a local image of the input's shape with something white to paint."""
+    mask = options.get("mask")
+    field = "options.mask"
+    if not entry.family.fill:
+        if mask is not None:
+            raise _bad(entry, field, mask, "only the FLUX.1 Fill model (dev-fill) takes a mask")
+        return None
+    if request.image is None:
+        raise _bad(entry, "image", None, "give the image to fill (image=PATH) and options.mask")
+    if _URL.match(request.image):
+        raise _bad(entry, "image", request.image[:60], "mflux reads a local file; download it first")
+    if mask is None:
+        raise _bad(entry, field, None, "give the mask (white: paint, black: keep) as options.mask=PATH")
+    if not isinstance(mask, str) or _URL.match(mask):
+        raise _bad(entry, field, str(mask)[:60], "a local image file; download it first")
+    if request.strength is not None:
+        raise _bad(entry, "strength", request.strength, "the fill paints the mask; it takes no strength")
+    path = Path(mask).expanduser()
+    if not path.is_file():
+        raise _bad(entry, field, mask, "no such file")
+    from PIL import Image
+
+    image_w, image_h = _size_of_image(entry, request.image)
+    try:
+        with Image.open(path) as raw:
+            from PIL import ImageOps
+
+            upright = ImageOps.exif_transpose(raw)
+            mask_w, mask_h = upright.size
+            brightest = upright.convert("L").getextrema()[1]
+    except OSError as exc:
+        raise _bad(entry, field, mask, f"cannot be read as an image ({exc})") from None
+    if abs(mask_w / mask_h - image_w / image_h) > 0.01:
+        raise _bad(entry, field, mask, f"the mask is {mask_w}x{mask_h}; it must have the image's shape")
+    if not isinstance(brightest, int) or brightest < 128:  # mflux binarizes at one half
+        raise _bad(entry, field, mask, "the mask is all black: nothing to fill (white marks the area)")
+    return str(path.absolute())
+
+
 def _memory(entry: Entry, options: Mapping[str, Any]) -> Memory:
     low_ram = options.get("low_ram", False)
     if not isinstance(low_ram, bool):
@@ -636,6 +677,7 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
         raise _bad(entry, "options.download", download, "must be true or false")
     outpaint = _outpaint(entry, options, request)
     references = _reference_images(entry, options, request)
+    mask = _mask(entry, options, request)
     memory = _memory(entry, options)
 
     if request.image is not None and _URL.match(request.image):
@@ -683,7 +725,7 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
     image_strength: float | None = None
     if request.strength is not None and request.image is None:
         raise _bad(entry, "strength", request.strength, "needs an input image (image=PATH)")
-    if request.image is not None and outpaint is None:
+    if request.image is not None and outpaint is None and mask is None:
         strength = request.strength if request.strength is not None else DEFAULT_STRENGTH
         # arthur-gen's strength is how much to change the image (1.0 ignores it); mflux's
         # image_strength is how much of it to keep: the share of steps skipped.
@@ -708,7 +750,10 @@ def plan_request(entry: Entry, request: ImageRequest) -> Plan:
     }
     if entry.supports_guidance:
         kwargs["guidance"] = guidance
-    if request.image is not None and outpaint is None:
+    if mask is not None:  # as mflux-generate-fill: the image and the mask, no image_strength
+        kwargs["image_path"] = request.image
+        kwargs["masked_image_path"] = mask
+    elif request.image is not None and outpaint is None:
         kwargs["image_path"] = request.image
         kwargs["image_strength"] = image_strength
     if negative is not None:
@@ -874,7 +919,8 @@ class MfluxBackend(LocalBackend, ImageBackend):
         """A stamp of the local model folder and LoRA files the request uses (cache key part)."""
         plan = self._plan(request, model)
         references = plan.generate_kwargs.get("image_paths") or []
-        files = (plan.key.model_path, *plan.key.lora_paths, *references)
+        mask = plan.generate_kwargs.get("masked_image_path")
+        files = (plan.key.model_path, *plan.key.lora_paths, *references, mask)
         local = [p for p in files if p and Path(p).exists()]
         return _weights.files_stamp(local) if local else None
 

@@ -21,6 +21,8 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_UPSCALE",
     "FAMILIES",
+    "FILL_FAMILIES",
+    "FILL_MODELS",
     "LOW_RAM_CACHE_LIMIT_GB",
     "MAX_LORA_SCALE",
     "MAX_REFERENCE_IMAGES",
@@ -85,6 +87,8 @@ class Family:
     root_weight_files: tuple[str, ...] = ()
     # an upscaler: generate_image(seed, image_path, resolution, softness), no prompt, no LoRA
     upscaler: bool = False
+    # a masked fill: generate_image(..., image_path, masked_image_path), image and mask required
+    fill: bool = False
 
     @property
     def class_path(self) -> str:
@@ -183,7 +187,16 @@ SEEDVR2_7B = attrs.evolve(
     download_patterns=("seedvr2_ema_7b_fp16.safetensors", _SEEDVR2_VAE),
     root_weight_files=("seedvr2_ema_7b_fp16.safetensors", _SEEDVR2_VAE),
 )
+FLUX1_FILL = attrs.evolve(
+    FLUX1,
+    name="flux1_fill",
+    module="mflux.models.flux.variants.fill.flux_fill",
+    class_name="Flux1Fill",
+    has_negative_prompt_arg=False,
+    fill=True,
+)
 FAMILIES = (FLUX1, Z_IMAGE, FLUX2, QWEN)  # the generators
+FILL_FAMILIES = (FLUX1_FILL,)
 UPSCALE_FAMILIES = (SEEDVR2_3B, SEEDVR2_7B)
 
 
@@ -346,6 +359,27 @@ CATALOG: tuple[Entry, ...] = (
     ),
 )
 
+#: Masked fill: an image and a mask in (white: paint, black: keep), the image with the mask filled.
+FILL_MODELS: tuple[Entry, ...] = (
+    Entry(
+        id="dev-fill",
+        aliases=("flux-fill", "flux1-fill-dev", "fill"),
+        title="FLUX.1 Fill [dev]: paints the white part of a mask into an image, guided by the prompt",
+        family=FLUX1_FILL,
+        config_key="dev-fill",
+        config_factory="dev_fill",
+        repo="black-forest-labs/FLUX.1-Fill-dev",
+        revision="358293da0354175698b67ec8299acf928313a78a",
+        download_gb=33.7,  # FLUX.1 dev's layout (FluxWeightDefinition); not measured on a download
+        gated=True,
+        license="FLUX.1 [dev] non-commercial",
+        default_steps=25,
+        default_guidance=30.0,  # mflux.cli.defaults.defaults.DEFAULT_DEV_FILL_GUIDANCE
+        scheduler="linear",
+        notes="needs image=PATH and options.mask",
+    ),
+)
+
 #: Upscalers: an input image in, the same image at a higher resolution out (no prompt).
 UPSCALERS: tuple[Entry, ...] = (
     Entry(
@@ -381,8 +415,8 @@ UPSCALERS: tuple[Entry, ...] = (
     ),
 )
 
-#: Every model the backend offers: the generators, then the upscalers.
-MODELS: tuple[Entry, ...] = CATALOG + UPSCALERS
+#: Every model the backend offers: the generators, the masked fill, the upscalers.
+MODELS: tuple[Entry, ...] = CATALOG + FILL_MODELS + UPSCALERS
 
 DEFAULT_MODEL = "schnell"
 
@@ -444,10 +478,24 @@ def _upscale_options(entry: Entry) -> tuple[OptionSpec, ...]:
     )
 
 
+def _fill_options(entry: Entry) -> tuple[OptionSpec, ...]:
+    if not entry.family.fill:
+        return ()
+    return (
+        OptionSpec(
+            name="mask",
+            type=str,
+            help="required: a local mask image of the input's shape, white where to paint and black "
+            "where to keep (mflux's --masked-image-path); the prompt says what to paint",
+        ),
+    )
+
+
 def _options(entry: Entry) -> tuple[OptionSpec, ...]:
     if entry.family.upscaler:
         return _upscale_options(entry)
     return (
+        *_fill_options(entry),
         OptionSpec(
             name="quantize",
             type=int,
@@ -558,7 +606,11 @@ def model_info(entry: Entry) -> ModelInfo:
     if entry.family.upscaler:
         return _upscaler_info(entry, notes)
     # typed as Any: mypy's attrs plugin cannot solve ModelInfo's generic frozenset converter
-    capabilities: Any = (Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_IMAGE)
+    capabilities: Any = (
+        (Capability.IMAGE_TO_IMAGE,)
+        if entry.family.fill
+        else (Capability.TEXT_TO_IMAGE, Capability.IMAGE_TO_IMAGE)
+    )
     return ModelInfo(
         id=entry.id,
         kind=Kind.IMAGE,
@@ -580,7 +632,8 @@ def model_info(entry: Entry) -> ModelInfo:
         max_steps=entry.max_steps,
         supports_guidance=entry.supports_guidance,
         default_guidance=entry.default_guidance,
-        supports_strength=True,
+        supports_strength=not entry.family.fill,  # mflux's fill CLI passes no image_strength
+        requires_image=entry.family.fill,
         options=_options(entry),
         extra={
             "mflux_class": entry.family.class_path,
