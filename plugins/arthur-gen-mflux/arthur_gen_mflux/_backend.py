@@ -596,7 +596,7 @@ def _mask(entry: Entry, options: Mapping[str, Any], request: ImageRequest) -> st
         raise _bad(entry, field, mask, "no such file")
     from PIL import Image
 
-    image_w, image_h = _size_of_image(entry, request.image)
+    image_w, image_h = _upright_size(entry, request.image)  # before any rounding to 16
     try:
         with Image.open(path) as raw:
             from PIL import ImageOps

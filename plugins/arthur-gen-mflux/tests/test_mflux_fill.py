@@ -60,6 +60,17 @@ def test_plan_passes_what_mflux_generate_fill_passes(files: dict[str, str]) -> N
     assert plan.metadata()["mask_path"] == files["MASK"] and plan.metadata()["strength"] is None
 
 
+def test_a_mask_of_the_image_size_is_accepted_whatever_the_rounding(tmp_path: Path) -> None:
+    entry = entry_for("dev-fill")
+    assert entry is not None
+    image, mask = tmp_path / "frame.png", tmp_path / "mask.png"
+    image.write_bytes(tiny_png(1920, 1080))  # planned at 1920x1072 (multiples of 16)
+    mask.write_bytes(tiny_png(1920, 1080, (255, 255, 255)))
+    request = ImageRequest(prompt="p", seed=1, image=str(image), options={"mask": str(mask)})
+    plan = plan_request(entry, request)
+    assert (plan.generate_kwargs["width"], plan.generate_kwargs["height"]) == (1920, 1072)
+
+
 @pytest.mark.parametrize(
     ("model", "fields", "match"),
     [
