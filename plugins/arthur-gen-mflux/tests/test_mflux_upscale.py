@@ -266,3 +266,32 @@ def test_real_loader_passes_only_what_seedvr2_takes(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="safetensors"):
         load_mflux_model(UPSCALERS[0], LoadKey(model="seedvr2-3b", quantize=8, model_path=str(empty)))
+
+
+def test_linux_cpu_refuses_seedvr2_before_the_process_dies(tmp_path: Path, png: Callable[..., str]) -> None:
+    """On MLX's Linux CPU backend mflux's SeedVR2 would kill the process (SIGFPE): refused first."""
+    import signal
+    import subprocess
+    import sys
+
+    if sys.platform != "linux":
+        pytest.skip("the guard concerns MLX's Linux CPU backend")
+    pytest.importorskip("mlx.core")
+    # the MLX behaviour behind the guard: when this stops crashing, the guard can go
+    crash = subprocess.run(
+        [sys.executable, "-c", "import mlx.core as mx; mx.eval(mx.cumsum(mx.array([])))"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert crash.returncode == -signal.SIGFPE
+    fake_weights(["seedvr2-3b"])
+    backend = MfluxBackend()  # the real loader: the guard applies
+    info = model_info(UPSCALERS[0])
+    request = ImageRequest(prompt="upscale", seed=1, image=png())
+    assert not backend.model_availability(info).ok
+    assert "SIGFPE" in backend.request_availability(request, info).reason
+    from arthur_gen._backends import LocalContext
+
+    with pytest.raises(BackendUnavailableError, match="Apple Silicon"):
+        backend.generate(request, info, LocalContext(job_id="j", workdir=tmp_path / "w"))
+    backend.release()
