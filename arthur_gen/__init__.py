@@ -42,21 +42,13 @@ if TYPE_CHECKING:
         RemoteStatus,
         VideoBackend,
     )
-    from ._cache_admin import CacheInfo, PruneResult, cache_info, prune_cache
     from ._config import cache_dir, config_path, data_dir
-    from ._dashboard import write_dashboard
-    from ._ledger import BudgetStatus, budget_status, cost_report, costs
     from ._mlx_worker import MlxWorker
     from ._models import Availability, Capability, Kind, ModelInfo, OptionSpec, Price, PriceBasis
-    from ._money import Estimate
     from ._plugins import PluginWarning, get_plugins, load_plugins
     from ._requests import ImageRequest, VideoRequest
-    from ._rerun import request_from, rerun
-    from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
     from ._routing import Route, RouteOption
-    from ._runner import Plan
     from ._secrets import Secret
-    from ._store import JobRow
     from .errors import (
         ArthurGenError,
         AuthenticationError,
@@ -79,11 +71,19 @@ if TYPE_CHECKING:
     )
     from .gallery import serve_gallery, write_gallery
     from .hookspecs import hookimpl
+    from .jobs._rerun import request_from, rerun
+    from .jobs._results import GeneratedImage, GeneratedVideo, ProgressEvent
+    from .jobs._runner import Plan
+    from .jobs._store import JobRow
     from .media._edit import edit, plan_edit
     from .media._encode import write_video
     from .media._postprocessors import Postprocessor
     from .media._presets import Preset, get_preset, presets
     from .media._recipe import EditRecipe, EditRequest
+    from .money._budget import Estimate
+    from .money._cache_admin import CacheInfo, PruneResult, cache_info, prune_cache
+    from .money._dashboard import write_dashboard
+    from .money._ledger import BudgetStatus, budget_status, cost_report, costs
     from .storyboard._board import Storyboard
 
 _LAZY = {
@@ -94,8 +94,8 @@ _LAZY = {
     "BackendUnavailableError": ".errors",
     "BillingError": ".errors",
     "BudgetExceededError": ".errors",
-    "BudgetStatus": "._ledger",
-    "CacheInfo": "._cache_admin",
+    "BudgetStatus": ".money._ledger",
+    "CacheInfo": ".money._cache_admin",
     "Capability": "._models",
     "ConfigError": ".errors",
     "DownloadError": ".errors",
@@ -112,16 +112,16 @@ _LAZY = {
     "Publisher": ".publish._publisher",
     "publications": ".publish._driver",
     "publish": ".publish._driver",
-    "Estimate": "._money",
-    "GeneratedImage": "._results",
-    "GeneratedVideo": "._results",
+    "Estimate": ".money._budget",
+    "GeneratedImage": ".jobs._results",
+    "GeneratedVideo": ".jobs._results",
     "GenerationError": ".errors",
     "ImageBackend": "._backends",
     "ImageRequest": "._requests",
     "InvalidRequestError": ".errors",
     "JobCanceledError": ".errors",
     "JobNotFoundError": ".errors",
-    "JobRow": "._store",
+    "JobRow": ".jobs._store",
     "JobTimeoutError": ".errors",
     "Kind": "._models",
     "LocalBackend": "._backends",
@@ -131,15 +131,15 @@ _LAZY = {
     "ModelInfo": "._models",
     "NeedsKeyError": ".errors",
     "OptionSpec": "._models",
-    "Plan": "._runner",
+    "Plan": ".jobs._runner",
     "Route": "._routing",
     "RouteOption": "._routing",
     "PluginError": ".errors",
     "PluginWarning": "._plugins",
     "Price": "._models",
     "PriceBasis": "._models",
-    "ProgressEvent": "._results",
-    "PruneResult": "._cache_admin",
+    "ProgressEvent": ".jobs._results",
+    "PruneResult": ".money._cache_admin",
     "RemoteBackend": "._backends",
     "RemoteContext": "._backends",
     "RemoteOutput": "._backends",
@@ -154,12 +154,12 @@ _LAZY = {
     "VideoRequest": "._requests",
     "agenerate_image": "._api",
     "agenerate_video": "._api",
-    "budget_status": "._ledger",
+    "budget_status": ".money._ledger",
     "cache_dir": "._config",
-    "cache_info": "._cache_admin",
+    "cache_info": ".money._cache_admin",
     "config_path": "._config",
-    "cost_report": "._ledger",
-    "costs": "._ledger",
+    "cost_report": ".money._ledger",
+    "costs": ".money._ledger",
     "data_dir": "._config",
     "estimate": "._api",
     "gather": "._api",
@@ -176,12 +176,12 @@ _LAZY = {
     "list_models": "._api",
     "load_plugins": "._plugins",
     "plan": "._api",
-    "prune_cache": "._cache_admin",
-    "request_from": "._rerun",
-    "rerun": "._rerun",
+    "prune_cache": ".money._cache_admin",
+    "request_from": ".jobs._rerun",
+    "rerun": ".jobs._rerun",
     "result_of": "._api",
     "resume": "._api",
-    "write_dashboard": "._dashboard",
+    "write_dashboard": ".money._dashboard",
     "write_gallery": ".gallery",
     "serve_gallery": ".gallery",
     "Storyboard": ".storyboard._board",

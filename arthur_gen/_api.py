@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     import asyncio
     import concurrent.futures
 
-    from ._money import Estimate
     from ._requests import ImageRequest, VideoRequest
-    from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
-    from ._runner import Plan
     from ._secrets import Secret
-    from ._store import JobRow
+    from .jobs._results import GeneratedImage, GeneratedVideo, ProgressEvent
+    from .jobs._runner import Plan
+    from .jobs._store import JobRow
+    from .money._budget import Estimate
     from .publish._driver import Publication
 
 __all__ = [
@@ -96,7 +96,7 @@ def plan(
     (default: the config's, else ``"auto"``). When routed, ``plan(...).route`` lists every
     backend considered with its model, cost and why it runs or was skipped.
     """
-    from ._runner import plan_request
+    from .jobs._runner import plan_request
 
     k = _kind(kind)
     request = _build_request(k, prompt, fields)
@@ -127,8 +127,8 @@ def _run(
     fields: dict[str, Any],
     run: dict[str, Any],
 ) -> GeneratedImage | GeneratedVideo:
-    from ._preflight import check_input_images, check_prompt, check_run_arguments
-    from ._runner import RunOptions, plan_request, run_plan
+    from .jobs._preflight import check_input_images, check_prompt, check_run_arguments
+    from .jobs._runner import RunOptions, plan_request, run_plan
 
     check_prompt(prompt)
     check_run_arguments(run)
@@ -227,7 +227,7 @@ def generate_image(
     the first installed backend whose model can run it here, local ones first).
     """
     arguments = dict(locals())  # first: only the parameters
-    from ._results import GeneratedImage
+    from .jobs._results import GeneratedImage
 
     result = _verb(Kind.IMAGE, arguments)
     assert isinstance(result, GeneratedImage)
@@ -268,7 +268,7 @@ def generate_video(
     (default: the config's, else auto). Nothing can run here: an error listing each option.
     """
     arguments = dict(locals())  # first: only the parameters
-    from ._results import GeneratedVideo
+    from .jobs._results import GeneratedVideo
 
     result = _verb(Kind.VIDEO, arguments)
     assert isinstance(result, GeneratedVideo)
@@ -384,7 +384,7 @@ def run_seeds(
         raise InvalidRequestError("seeds must be a non-empty list of seeds, e.g. seeds=[1, 2, 3]")
     if "seed" in kwargs:
         raise InvalidRequestError("give seeds=[...] or seed=..., not both")
-    from ._preflight import check_input_images, check_prompt, check_run_arguments
+    from .jobs._preflight import check_input_images, check_prompt, check_run_arguments
 
     plan_fields = {k: v for k, v in kwargs.items() if k not in _RUN_ARGUMENTS}
     check_prompt(prompt)  # once, before any job: the same checks each call makes again
@@ -532,7 +532,7 @@ def list_models(kind: str | Kind | None = None, backend: str | None = None) -> l
 
 def get_job(job: str) -> JobRow:
     """A job by id (or unique id prefix)."""
-    from ._store import get_store
+    from .jobs._store import get_store
 
     found = get_store().find(job)
     if len(found) == 1 or (found and found[0].id == job):
@@ -554,7 +554,7 @@ def history(
     until: float | None = None,
 ) -> list[JobRow]:
     """Jobs, newest first, filtered."""
-    from ._store import get_store
+    from .jobs._store import get_store
 
     where: list[str] = ["1"]
     params: list[Any] = []
@@ -585,8 +585,8 @@ def resume(
     Publish jobs go on from their checkpoint exactly as running the same ``publish`` again does
     (never a second post); their outcome is a :class:`~arthur_gen.publish.Publication`.
     """
-    from ._runner import RunOptions, _key_for, drive_job
-    from ._store import get_store, owner_token
+    from .jobs._runner import RunOptions, _key_for, drive_job
+    from .jobs._store import get_store, owner_token
 
     store = get_store()
     owner = owner_token()
@@ -629,6 +629,6 @@ def result_of(job: str) -> GeneratedImage | GeneratedVideo:
     row = get_job(job)
     if row.state != "saved":
         raise JobNotFoundError(f"job {row.id} is {row.state}, not saved")
-    from ._runner import result_from_row
+    from .jobs._runner import result_from_row
 
     return result_from_row(row)

@@ -17,9 +17,9 @@ from ._models import Availability, Kind, ModelInfo
 from .errors import JobCanceledError
 
 if TYPE_CHECKING:
-    from ._money import Estimate
     from ._requests import ImageRequest, VideoRequest
     from ._secrets import Secret
+    from .money._budget import Estimate
 
 __all__ = [
     "Backend",

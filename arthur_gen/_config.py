@@ -15,9 +15,9 @@ from typing import Any
 
 import attrs
 
-from ._atomic import atomic_write_bytes
 from ._secrets import Secret
 from .errors import ConfigError, NeedsKeyError
+from .jobs._atomic import atomic_write_bytes
 
 __all__ = [
     "Settings",

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._results import ProgressEvent
+    from .jobs._results import ProgressEvent
 
 __all__ = ["NotebookProgress", "TerminalProgress", "auto_progress", "in_notebook"]
 

@@ -294,8 +294,8 @@ def check_key(backend: Backend, key: str | Secret | None) -> None:
 def _consider(
     backend: Backend, model_id: str | None, request: Request, key: str | Secret | None, uncataloged: bool
 ) -> RouteOption:
-    from ._money import estimate_request
     from ._validate import check_request
+    from .money._budget import estimate_request
 
     base: dict[str, Any] = {"backend": backend.id, "local": backend.is_local}
     try:

@@ -75,7 +75,7 @@ def png_bytes(width: int, height: int, seed: int = 0) -> bytes:
 def record_job(*, created_at: float, **fields: Any) -> str:
     """Write a finished job straight into the store (a saved $0.50 Replicate video unless
     ``fields`` say otherwise), for tests of reports, budgets and history. Returns its id."""
-    from ._store import get_store, new_job_id
+    from .jobs._store import get_store, new_job_id
 
     values: dict[str, Any] = {
         "id": new_job_id(),

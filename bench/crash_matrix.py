@@ -65,9 +65,9 @@ if phase == "before-create":
     from arthur_gen_replicate import _backend
     _backend._ReplicateBackend.submit = paused(_backend._ReplicateBackend.submit)
 elif phase == "placed":
-    from arthur_gen import _store
+    from arthur_gen.jobs import _store
     _store.Store.add_output = paused(_store.Store.add_output)
-from arthur_gen._cli import main
+from arthur_gen.cli._main import main
 sys.exit(main(sys.argv[3:]))
 """
 

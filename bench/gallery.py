@@ -53,7 +53,7 @@ PROMPTS = [
 
 def fill(home: Path, jobs: int) -> None:
     """``jobs`` saved jobs over 60 days, each with a file and a sidecar; a third have a parent."""
-    from arthur_gen._store import Store, new_job_id
+    from arthur_gen.jobs._store import Store, new_job_id
 
     rng = random.Random(1)
     out = home / "data" / "outputs" / "2026-12-01"

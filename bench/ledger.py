@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from arthur_gen._store import Store
+from arthur_gen.jobs._store import Store
 
 COSTS_TARGET_S = 0.5
 RECORD_TARGET_S = 0.002

@@ -218,7 +218,7 @@ def peak(how):
 if mode == "ours":
     from arthur_gen_replicate import ReplicateVideoBackend
     from arthur_gen._backends import RemoteContext, RemoteOutput
-    from arthur_gen._outputs import HashingWriter
+    from arthur_gen.jobs._outputs import HashingWriter
     from arthur_gen._secrets import Secret
     import arthur_gen_replicate._download, arthur_gen_replicate._client  # import before measuring
     backend = ReplicateVideoBackend()

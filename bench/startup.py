@@ -99,8 +99,8 @@ def mark(name):
     marks.append((name, time.perf_counter()))
 from arthur_gen import _api, _registry
 mark("import the core modules `backends` needs (attrs, pluggy, _models, _registry...)")
-import arthur_gen._cli as cli
-mark("import arthur_gen._cli")
+import arthur_gen.cli._main as cli
+mark("import arthur_gen.cli._main")
 before = set(sys.modules)
 parser = cli.build_parser()
 extra = sorted(m for m in set(sys.modules) - before if m.startswith("arthur_gen"))
@@ -156,9 +156,9 @@ def _phases(python: str, env: dict[str, str], runs: int) -> None:
 # The progress display (arthur_gen._progress, standard library only) against the libraries it
 # could have been built on; `arthur-gen image/video` imports it, `backends` does not need to.
 _DISPLAYS = {
-    "arthur_gen._progress (the CLI's display)": "import arthur_gen._cli, arthur_gen._progress",
-    "rich.progress + rich.live": "import arthur_gen._cli, rich.progress, rich.live",
-    "tqdm.auto": "import arthur_gen._cli, tqdm.auto",
+    "arthur_gen._progress (the CLI's display)": "import arthur_gen.cli._main, arthur_gen._progress",
+    "rich.progress + rich.live": "import arthur_gen.cli._main, rich.progress, rich.live",
+    "tqdm.auto": "import arthur_gen.cli._main, tqdm.auto",
 }
 
 

@@ -107,7 +107,7 @@ MUTATIONS = (
     Mutation(
         "preflight-folder",
         "skip the pre-flight output folder check",
-        "arthur_gen/_preflight.py",
+        "arthur_gen/jobs/_preflight.py",
         '    """The folder (or the nearest existing parent) must be a writable directory."""\n',
         '    """The folder (or the nearest existing parent) must be a writable directory."""\n    return\n',
         (f"{RTESTS}/test_money_truth_preflight.py",),
@@ -116,7 +116,7 @@ MUTATIONS = (
     Mutation(
         "zero-refused",
         "a refused create records no cost (unknown) instead of $0",
-        "arthur_gen/_runner.py",
+        "arthur_gen/jobs/_runner.py",
         '        _fail(store, row, "failed", redact(str(exc), ctx.key), **_FREE_NOT_STARTED)\n'
         "        raise\n",
         '        _fail(store, row, "failed", redact(str(exc), ctx.key))\n        raise\n',
@@ -125,7 +125,7 @@ MUTATIONS = (
     Mutation(
         "lease-renewal",
         "no lease renewal while a live owner works",
-        "arthur_gen/_store.py",
+        "arthur_gen/jobs/_store.py",
         "            while not stop.wait(LEASE_S / 3):\n",
         "            while False:\n",
         ("tests/test_money_truth_lease.py",),
@@ -133,7 +133,7 @@ MUTATIONS = (
     Mutation(
         "adopt-placed",
         "recovery never adopts a placed file",
-        "arthur_gen/_runner.py",
+        "arthur_gen/jobs/_runner.py",
         "            if placed is not None:\n",
         "            if False:\n",
         ("tests/test_money_truth_one_file.py",),
@@ -141,7 +141,7 @@ MUTATIONS = (
     Mutation(
         "store-read-only",
         "a read-only store is not opened read-only",
-        "arthur_gen/_store.py",
+        "arthur_gen/jobs/_store.py",
         "                self.read_only = True\n",
         "                raise\n",
         ("tests/test_money_truth_store.py",),

@@ -20,9 +20,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from arthur_gen import _plugins, _store
+from arthur_gen import _plugins
 from arthur_gen._backends import RemoteContext
 from arthur_gen._models import ModelInfo
+from arthur_gen.jobs import _store
 from arthur_gen.testing import FakeImageBackend, FakePlugin, FakeProvider, FakeVideoBackend, registered
 
 VENV_BIN = Path(sys.executable).parent

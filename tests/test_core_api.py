@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import arthur_gen
 from arthur_gen import errors
 from arthur_gen._config import load_settings, set_config_value
-from arthur_gen._store import get_store, new_job_id
+from arthur_gen.jobs._store import get_store, new_job_id
 from arthur_gen.testing import FakeImageBackend, FakePlugin, FakeVideoBackend, registered
 
 # --- the public module -------------------------------------------------------------------

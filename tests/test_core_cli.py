@@ -1,4 +1,4 @@
-"""The ``arthur-gen`` command line, mostly in-process through ``arthur_gen._cli.main``."""
+"""The ``arthur-gen`` command line, mostly in-process through ``arthur_gen.cli._main.main``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 
 import arthur_gen
 from arthur_gen import NeedsKeyError
-from arthur_gen._cli import main
 from arthur_gen._config import config_path, resolve_key
+from arthur_gen.cli._main import main
 from arthur_gen.testing import FakeImageBackend, FakeProvider, FakeVideoBackend
 
 Run = Callable[..., tuple[int, str, str]]

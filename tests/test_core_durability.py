@@ -15,7 +15,7 @@ import pytest
 
 import arthur_gen
 from arthur_gen import GenerationError, JobCanceledError, JobTimeoutError, SubmitUncertainError
-from arthur_gen._store import get_store
+from arthur_gen.jobs._store import get_store
 from arthur_gen.testing import FakePlugin, FakeProvider, FakeVideoBackend, registered
 
 
@@ -37,7 +37,7 @@ def _rows(home: Path) -> list[dict[str, Any]]:
 
 
 def _spent(home: Path) -> float:
-    from arthur_gen._money import spent_since
+    from arthur_gen.money._budget import spent_since
 
     with sqlite3.connect(home / "data" / "jobs.db") as db:
         return spent_since(db, 0)
@@ -103,7 +103,7 @@ def test_interrupted_submit_is_reconciled_by_resume(provider: FakeProvider, home
 def test_uncertain_submit_that_created_nothing_is_sent_once_by_resume(
     provider: FakeProvider, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("arthur_gen._runner.time.sleep", lambda s: None)
+    monkeypatch.setattr("arthur_gen.jobs._runner.time.sleep", lambda s: None)
     lost = _ExplodingSubmit(provider, create=False)
     with registered(FakePlugin(lost)), pytest.raises(SubmitUncertainError, match="arthur-gen resume"):
         arthur_gen.generate_video("waves, lost")
@@ -326,7 +326,7 @@ def test_store_is_usable_from_a_fresh_process_after_jobs(
 def test_the_write_before_a_paid_submit_is_synced_to_disk(
     video_backend: FakeVideoBackend, provider: FakeProvider
 ) -> None:
-    from arthur_gen._store import get_store
+    from arthur_gen.jobs._store import get_store
 
     statements: list[str] = []
     real_create = provider.create

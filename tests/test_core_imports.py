@@ -42,7 +42,7 @@ def test_backends_cli_imports_nothing_heavy(children: Any, helpers: Any, home: P
         "import runpy, sys, atexit\n"
         f"atexit.register(lambda: print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
         f"sys.argv = [{helpers.CLI!r}, 'backends', '--json']\n"
-        "from arthur_gen._cli import main\n"
+        "from arthur_gen.cli._main import main\n"
         "code = main(sys.argv[1:])\n"
         "sys.stdout.flush()\n"
         "sys.exit(code)\n"

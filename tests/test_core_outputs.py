@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import arthur_gen
-from arthur_gen._atomic import atomic_write_bytes, publish_new, temp_path_beside
-from arthur_gen._outputs import output_target, place_output, sidecar_path
-from arthur_gen._pngmeta import embed_png_metadata, read_png_metadata
 from arthur_gen._requests import request_from_dict
+from arthur_gen.jobs._atomic import atomic_write_bytes, publish_new, temp_path_beside
+from arthur_gen.jobs._outputs import output_target, place_output, sidecar_path
+from arthur_gen.jobs._pngmeta import embed_png_metadata, read_png_metadata
 from arthur_gen.testing import FakeImageBackend, FakeProvider, FakeVideoBackend, png_bytes
 
 
@@ -145,7 +145,7 @@ def test_seeded_request_is_answered_from_the_cache(image_backend: FakeImageBacke
 
 
 def _pixels(path: Path) -> list[tuple[bytes, bytes]]:
-    from arthur_gen._pngmeta import _chunks
+    from arthur_gen.jobs._pngmeta import _chunks
 
     return [c for c in _chunks(path.read_bytes()) if c[0] != b"iTXt"]
 

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 import arthur_gen
 from arthur_gen import ImageRequest, InvalidRequestError, VideoRequest
-from arthur_gen._hashing import request_key
 from arthur_gen._models import Kind
 from arthur_gen._requests import request_from_dict
 from arthur_gen._validate import check_request
+from arthur_gen.jobs._hashing import request_key
 from arthur_gen.testing import FakeImageBackend, FakeProvider, FakeVideoBackend, png_bytes
 
 EXISTING = "<existing file>"  # replaced by a real file's path inside the tests

@@ -15,7 +15,7 @@ import arthur_gen
 from arthur_gen import Secret
 from arthur_gen._backends import RemoteContext
 from arthur_gen._config import load_settings
-from arthur_gen._runner import RunOptions
+from arthur_gen.jobs._runner import RunOptions
 
 SECRET = "r8_S3CRET_f00dfeed0123456789abcdef"
 
@@ -100,7 +100,7 @@ def test_key_from_the_environment_is_used_and_not_stored(
 def test_key_from_the_config_file_is_only_in_the_config_file(
     keyed_factory: Any, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from arthur_gen._cli import main
+    from arthur_gen.cli._main import main
 
     backend = keyed_factory()
     assert main(["keys", "set", "fakekey", SECRET]) == 0

@@ -25,7 +25,7 @@ import attrs
 import pytest
 
 from arthur_gen import _plugins
-from arthur_gen._cli import build_parser, main
+from arthur_gen.cli._main import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(

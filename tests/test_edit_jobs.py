@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import arthur_gen as ag
-from arthur_gen._cli import main
+from arthur_gen.cli._main import main
 from arthur_gen.errors import InvalidRequestError, JobCanceledError
 from arthur_gen.media import read_mp4_metadata
 from arthur_gen.media._recipe import Custom, EditRecipe, Reformat

@@ -18,7 +18,7 @@ import pytest
 
 import arthur_gen
 from arthur_gen import NeedsKeyError
-from arthur_gen._cli import main
+from arthur_gen.cli._main import main
 from arthur_gen.testing import registered
 
 arthur_gen_mflux = pytest.importorskip("arthur_gen_mflux")

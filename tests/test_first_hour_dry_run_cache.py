@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import arthur_gen
-from arthur_gen import _cli
+from arthur_gen.cli import _main as _cli
 from arthur_gen.testing import FakePlugin, FakeProvider, FakeVideoBackend, registered
 
 

@@ -13,8 +13,8 @@ import pytest
 
 import arthur_gen
 from arthur_gen import ModelInfo, Price, UnknownModelError
-from arthur_gen._cli import JOB_STATES, build_parser, main
-from arthur_gen._store import ACTIVE_STATES, FINAL_STATES
+from arthur_gen.cli._main import JOB_STATES, build_parser, main
+from arthur_gen.jobs._store import ACTIVE_STATES, FINAL_STATES
 from arthur_gen.testing import FakePlugin, FakeProvider, FakeVideoBackend, registered
 
 Run = Callable[..., tuple[int, str, str]]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import arthur_gen
-from arthur_gen._results import INLINE_VIDEO_BYTES, GeneratedVideo, linked_src, notebook_dir
+from arthur_gen.jobs._results import INLINE_VIDEO_BYTES, GeneratedVideo, linked_src, notebook_dir
 from arthur_gen.testing import FakeImageBackend, FakeProvider, FakeVideoBackend
 
 
@@ -102,7 +102,7 @@ def test_a_missing_file_says_so(video_backend: FakeVideoBackend) -> None:
 def test_media_src_embeds_small_files_and_links_large_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from arthur_gen._results import INLINE_IMAGE_BYTES, media_src
+    from arthur_gen.jobs._results import INLINE_IMAGE_BYTES, media_src
 
     monkeypatch.chdir(tmp_path)
     small, large, clip = tmp_path / "a.png", tmp_path / "sub" / "b.png", tmp_path / "c d.mp4"

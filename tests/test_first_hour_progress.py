@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 import arthur_gen
-from arthur_gen._cli import main
 from arthur_gen._progress import TerminalProgress, in_notebook
-from arthur_gen._results import ProgressEvent
+from arthur_gen.cli._main import main
+from arthur_gen.jobs._results import ProgressEvent
 from arthur_gen.testing import FakeImageBackend, FakePlugin, FakeProvider, FakeVideoBackend, registered
 
 LATENCY = 0.8

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import arthur_gen
-from arthur_gen._atomic import current_umask
 from arthur_gen._config import config_path, set_config_value
-from arthur_gen._outputs import sidecar_path
+from arthur_gen.jobs._atomic import current_umask
+from arthur_gen.jobs._outputs import sidecar_path
 from arthur_gen.publish._accounts import Account, save_account
 from arthur_gen.testing import FakeImageBackend
 

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 
 import arthur_gen
-from arthur_gen import _cli
+from arthur_gen.cli import _main as _cli
 from arthur_gen.gallery import load
 from arthur_gen.gallery._data import generate_command
 from arthur_gen.testing import FakeImageBackend, FakeVideoBackend, png_bytes, record_job
@@ -213,7 +213,7 @@ def test_the_rerun_command_plans_the_same_request(image_backend: FakeImageBacken
     rerun, generate = entry.commands
     args = _parse(rerun)
     assert args.command == "rerun" and args.source == image.job_id
-    from arthur_gen._rerun import plan_rerun
+    from arthur_gen.jobs._rerun import plan_rerun
 
     assert plan_rerun(args.source).request == image.request
     parsed = _parse(generate)

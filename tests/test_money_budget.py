@@ -16,8 +16,9 @@ from types import SimpleNamespace
 import pytest
 
 import arthur_gen
-from arthur_gen import BudgetExceededError, UnknownPriceError, _cli
-from arthur_gen._store import Store
+from arthur_gen import BudgetExceededError, UnknownPriceError
+from arthur_gen.cli import _main as _cli
+from arthur_gen.jobs._store import Store
 from arthur_gen.testing import FakePlugin, FakeProvider, FakeVideoBackend, registered
 
 

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import arthur_gen
-from arthur_gen import _cli
-from arthur_gen._cache import blob_path
-from arthur_gen._hashing import request_key
 from arthur_gen._requests import ImageRequest, VideoRequest, request_from_dict
-from arthur_gen._store import get_store
+from arthur_gen.cli import _main as _cli
+from arthur_gen.jobs._hashing import request_key
+from arthur_gen.jobs._store import get_store
+from arthur_gen.money._cache import blob_path
 from arthur_gen.testing import (
     FakeImageBackend,
     FakePlugin,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import arthur_gen
-from arthur_gen import _cli
+from arthur_gen.cli import _main as _cli
 from arthur_gen.testing import record_job
 
 

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 import arthur_gen
-from arthur_gen import _cli
-from arthur_gen._ledger import parse_when
+from arthur_gen.cli import _main as _cli
+from arthur_gen.money._ledger import parse_when
 from arthur_gen.testing import (
     FakeImageBackend,
     FakePlugin,
@@ -195,6 +195,7 @@ def test_unknown_prices_show_as_unknown_in_dry_run_and_costs(
 
 
 def test_the_cli_offers_every_grouping_without_importing_the_ledger() -> None:
-    from arthur_gen import _cli_money, _ledger
+    from arthur_gen.cli import _money as _cli_money
+    from arthur_gen.money import _ledger
 
     assert _cli_money._GROUPS == _ledger.GROUPS

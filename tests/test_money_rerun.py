@@ -10,8 +10,9 @@ from types import SimpleNamespace
 import pytest
 
 import arthur_gen
-from arthur_gen import InvalidRequestError, JobNotFoundError, Kind, _cli
-from arthur_gen._pngmeta import read_png_metadata
+from arthur_gen import InvalidRequestError, JobNotFoundError, Kind
+from arthur_gen.cli import _main as _cli
+from arthur_gen.jobs._pngmeta import read_png_metadata
 from arthur_gen.testing import (
     FakeImageBackend,
     FakePlugin,

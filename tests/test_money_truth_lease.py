@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import arthur_gen
-from arthur_gen import _store
+from arthur_gen.jobs import _store
 from arthur_gen.testing import FakeImageBackend, FakePlugin, registered
 
 replicate_plugin = pytest.importorskip("arthur_gen_replicate")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import arthur_gen
-from arthur_gen._outputs import file_digest, sidecar_path
+from arthur_gen.jobs._outputs import file_digest, sidecar_path
 
 replicate_plugin = pytest.importorskip("arthur_gen_replicate")
 from arthur_gen_replicate.emulator import Emulator  # noqa: E402
@@ -27,7 +27,8 @@ TOKEN = "r8_OneFileTestToken0123456789abcdefghij"
 # The real CLI, with one step made to wait (after writing a marker) so the kill lands in it.
 _CHILD = """
 import pathlib, sys, time
-from arthur_gen import _runner, _store
+from arthur_gen.jobs import _runner
+from arthur_gen.jobs import _store
 marker, phase = pathlib.Path(sys.argv[1]), sys.argv[2]
 
 def paused(fn):
@@ -41,7 +42,7 @@ if phase == "placed":  # the file has its name; the row does not list it yet
     _store.Store.add_output = paused(_store.Store.add_output)
 elif phase == "downloaded":  # the download is complete in .work; nothing is placed yet
     _runner._save_output = paused(_runner._save_output)
-from arthur_gen._cli import main
+from arthur_gen.cli._main import main
 sys.exit(main(sys.argv[3:]))
 """
 

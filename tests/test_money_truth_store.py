@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 import arthur_gen
-from arthur_gen import _store
 from arthur_gen.errors import StoreError
+from arthur_gen.jobs import _store
 from arthur_gen.testing import FakeImageBackend, FakePlugin, record_job, registered
 
 CLI = str(Path(sys.executable).parent / "arthur-gen")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from arthur_gen_youtube.emulator import Emulator
 
-from arthur_gen._cli import main
+from arthur_gen.cli._main import main
 from arthur_gen.publish import get_publisher
 
 from ._publish_kit import make_mp4

@@ -78,7 +78,7 @@ def _die_after(limit: int) -> Callable[[int, int], None]:
 
 def _owner_died() -> None:
     """Hand the killed job's lease to a process that has exited, as a real SIGKILL leaves it."""
-    from arthur_gen._store import get_store
+    from arthur_gen.jobs._store import get_store
 
     gone = subprocess.Popen([sys.executable, "-c", ""])
     gone.wait()
@@ -310,7 +310,7 @@ def test_resume_never_takes_over_a_live_upload_stuck_in_one_step(
     """A step longer than a lease (LinkedIn still processing) keeps the job its owner's."""
     import threading
 
-    from arthur_gen import _store
+    from arthur_gen.jobs import _store
 
     monkeypatch.setattr(_store, "LEASE_S", 0.3)
     held = linkedin.hold("status")

@@ -62,7 +62,7 @@ def test_upload_records_video_metadata_and_job(emu: Emulator, video: Path) -> No
     assert remote["sha256"] == hashlib.sha256(video.read_bytes()).hexdigest()
     (row,) = publications()
     assert row["job_id"] == result["job_id"] and row["state"] == "saved"
-    from arthur_gen._store import get_store
+    from arthur_gen.jobs._store import get_store
 
     job = get_store().get(result["job_id"])
     assert job is not None and job.kind == "publish" and job.cost_usd == 0.0
@@ -111,7 +111,7 @@ def test_expired_session_before_bytes_starts_over_and_after_bytes_looks_up(
 
 
 def test_lost_session_after_the_video_was_made_finds_it_by_marker(emu: Emulator, video: Path) -> None:
-    from arthur_gen._store import get_store
+    from arthur_gen.jobs._store import get_store
 
     first = publish(video, to="youtube", title="Marker")
     store = get_store()

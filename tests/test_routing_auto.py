@@ -250,7 +250,7 @@ def test_an_invalid_request_keeps_its_own_message(pair: Pair) -> None:
 
 
 def test_cli_dry_run_shows_both_options_side_by_side(pair: Pair, monkeypatch: Any, capsys: Any) -> None:
-    from arthur_gen._cli import main
+    from arthur_gen.cli._main import main
 
     pair[0].weights = False
     monkeypatch.setenv(TOKEN_ENV, "tok")
@@ -268,7 +268,7 @@ def test_cli_dry_run_shows_both_options_side_by_side(pair: Pair, monkeypatch: An
 
 
 def test_cli_run_says_which_backend_ran_and_why(pair: Pair, monkeypatch: Any, capsys: Any) -> None:
-    from arthur_gen._cli import main
+    from arthur_gen.cli._main import main
 
     pair[0].weights = False
     monkeypatch.setenv(TOKEN_ENV, "tok")
@@ -283,7 +283,7 @@ def test_cli_run_says_which_backend_ran_and_why(pair: Pair, monkeypatch: Any, ca
 
 
 def test_backends_and_doctor_agree(pair: Pair, monkeypatch: Any, capsys: Any) -> None:
-    from arthur_gen._cli import main
+    from arthur_gen.cli._main import main
 
     def both() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         assert main(["backends", "--json"]) == 0
@@ -322,7 +322,7 @@ def test_no_backend_installed_says_which_plugins_make_one() -> None:
 
 
 def test_a_configured_backend_that_cannot_run_is_not_marked_default(pair: Pair, capsys: Any) -> None:
-    from arthur_gen._cli import main
+    from arthur_gen.cli._main import main
 
     pair[0].weights = False
     set_config_value("defaults.video_backend", "local-clip")

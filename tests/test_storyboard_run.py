@@ -19,7 +19,7 @@ arthur_gen_replicate = pytest.importorskip("arthur_gen_replicate")
 from arthur_gen_replicate.emulator import Emulator  # noqa: E402
 
 import arthur_gen  # noqa: E402
-from arthur_gen._cli import main  # noqa: E402
+from arthur_gen.cli._main import main  # noqa: E402
 from arthur_gen.storyboard import Storyboard  # noqa: E402
 from arthur_gen.testing import registered  # noqa: E402
 

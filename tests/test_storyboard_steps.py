@@ -16,7 +16,7 @@ from arthur_gen_replicate.emulator import Emulator  # noqa: E402
 from arthur_gen_youtube.emulator import Emulator as YouTube  # noqa: E402
 
 import arthur_gen  # noqa: E402
-from arthur_gen._cli import main  # noqa: E402
+from arthur_gen.cli._main import main  # noqa: E402
 from arthur_gen.publish import get_publisher  # noqa: E402
 from arthur_gen.storyboard import Storyboard  # noqa: E402
 from arthur_gen.testing import registered  # noqa: E402

@@ -96,7 +96,7 @@ def _media_type(output: dict[str, Any]) -> str:
     media = output.get("media_type")
     if isinstance(media, str) and media:
         return media
-    from .._outputs import extension_for
+    from ..jobs._outputs import extension_for
 
     return extension_for(None, str(output.get("path", "")))[1]
 
@@ -174,7 +174,7 @@ def collect(rows: Iterable[Any]) -> list[Entry]:
         main, poster, extras = _pick(row.kind, row.outputs)
         sidecar = None
         if main is not None:
-            side = main.path + ".json"  # as arthur_gen._outputs.sidecar_path names it
+            side = main.path + ".json"  # as arthur_gen.jobs._outputs.sidecar_path names it
             sidecar = Media(path=side, media_type="application/json", exists=os.path.isfile(side))
         entries.append(
             Entry(
@@ -257,7 +257,7 @@ class _Row:
 
 def load() -> Gallery:
     """Read every job from the store (one query) into a :class:`Gallery`."""
-    from .._store import get_store
+    from ..jobs._store import get_store
 
     rows = [_Row(v) for v in get_store().rows(f"SELECT {_COLUMNS} FROM jobs")]
     entries = collect(rows)

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from .._atomic import atomic_write_bytes
-from .._dashboard import money
+from ..jobs._atomic import atomic_write_bytes
+from ..money._dashboard import money
 from ._data import Entry, Gallery, Media, load
 
 __all__ = ["SCRIPT_HASH", "relative_url_for", "render_page", "write_gallery", "write_page"]

@@ -23,8 +23,8 @@ from ._recipe import (
 )
 
 if TYPE_CHECKING:
-    from .._results import GeneratedVideo, ProgressEvent
-    from .._runner import Plan
+    from ..jobs._results import GeneratedVideo, ProgressEvent
+    from ..jobs._runner import Plan
 
 __all__ = ["brand_kit", "build_recipe", "edit", "file_metadata", "plan_edit"]
 
@@ -124,7 +124,7 @@ def build_recipe(
 def plan_edit(inputs: Any, recipe: Any = None, **shortcuts: Any) -> Plan:
     """Validate an edit (probing the inputs) without rendering: what ``--dry-run`` shows."""
     from .._models import Kind
-    from .._runner import plan_request
+    from ..jobs._runner import plan_request
 
     request: Any = EditRequest(inputs=inputs, recipe=build_recipe(recipe, **shortcuts))
     return plan_request(Kind.EDIT, request, None, None)
@@ -154,7 +154,7 @@ def edit(
     ``inputs`` are paths or results (a generated video or image); the output's lineage links
     to their jobs. The same inputs (by content) and recipe return the earlier output at once.
     """
-    from .._runner import RunOptions, run_plan
+    from ..jobs._runner import RunOptions, run_plan
 
     the_plan = plan_edit(
         inputs, recipe, preset=preset, fit=fit, logo=logo, title=title, captions=captions,
@@ -171,7 +171,7 @@ def edit(
         timeout_s=timeout,
     )
     result = run_plan(the_plan, opts)
-    from .._results import GeneratedVideo
+    from ..jobs._results import GeneratedVideo
 
     assert isinstance(result, GeneratedVideo)
     return result
@@ -181,9 +181,9 @@ def file_metadata(path: Path) -> dict[str, Any]:
     """The arthur-gen record of an output file: embedded (MP4, PNG), else its sidecar."""
     import json
 
-    from .._outputs import sidecar_path
-    from .._pngmeta import read_png_metadata
     from ..errors import JobNotFoundError
+    from ..jobs._outputs import sidecar_path
+    from ..jobs._pngmeta import read_png_metadata
     from ._mp4meta import read_mp4_metadata
 
     meta: dict[str, Any] | None = None

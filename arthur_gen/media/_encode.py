@@ -175,7 +175,7 @@ def write_video(
     """
     import os
 
-    from .._atomic import temp_path_beside
+    from ..jobs._atomic import temp_path_beside
     from ._mp4meta import embed_mp4_metadata
 
     if not (isinstance(fps, int | float) and 0 < fps <= 240):

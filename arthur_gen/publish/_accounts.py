@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .._atomic import temp_path_beside
 from .._config import data_dir
 from .._secrets import Secret
 from ..errors import ConfigError, InvalidRequestError
+from ..jobs._atomic import temp_path_beside
 
 __all__ = ["Account", "accounts_dir", "list_accounts", "load_account", "remove_account", "save_account"]
 

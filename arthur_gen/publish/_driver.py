@@ -18,10 +18,10 @@ from typing import Any
 
 import attrs
 
-from .._results import ProgressEvent
 from .._secrets import redact
-from .._store import JobRow, get_store, new_job_id, owner_token
 from ..errors import ArthurGenError, InvalidRequestError, JobNotFoundError, SubmitUncertainError
+from ..jobs._results import ProgressEvent
+from ..jobs._store import JobRow, get_store, new_job_id, owner_token
 from ._accounts import Account, load_account
 from ._limits import check_limits, probe_video
 from ._publisher import Outcome, PublishContext, Publisher, get_publisher

@@ -22,8 +22,8 @@ from ..errors import BudgetExceededError, GenerationError, InvalidRequestError
 from ._schema import Board, Shot, parse_board
 
 if TYPE_CHECKING:
-    from .._results import GeneratedImage, GeneratedVideo
-    from .._runner import Plan
+    from ..jobs._results import GeneratedImage, GeneratedVideo
+    from ..jobs._runner import Plan
 
 __all__ = ["Step", "StoryEvent", "Storyboard", "StoryboardPlan", "StoryboardRun"]
 
@@ -180,7 +180,7 @@ class StoryboardRun:
         }
 
     def _repr_html_(self) -> str:
-        from .._results import INLINE_VIDEO_BYTES, media_src
+        from ..jobs._results import INLINE_VIDEO_BYTES, media_src
 
         cells = []
         for sid, clip in self.clips.items():
@@ -223,7 +223,7 @@ def _memo_job(plan: Plan) -> Any:
     """The saved job an earlier storyboard run recorded for exactly this step, if still intact."""
     import json
 
-    from .._store import get_store
+    from ..jobs._store import get_store
 
     try:
         job_id = json.loads(_memo_file(plan).read_text(encoding="utf-8"))["job_id"]
@@ -244,7 +244,7 @@ def _memo_job(plan: Plan) -> Any:
 def _remember(plan: Plan, job_id: str) -> None:
     import json
 
-    from .._atomic import atomic_write_bytes
+    from ..jobs._atomic import atomic_write_bytes
 
     target = _memo_file(plan)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -253,8 +253,8 @@ def _remember(plan: Plan, job_id: str) -> None:
 
 def _done_path(plan: Plan) -> Path | None:
     """The stored output of an earlier run of exactly this step (same request and input content)."""
-    from .._cache import valid_blob
-    from .._store import get_store
+    from ..jobs._store import get_store
+    from ..money._cache import valid_blob
 
     row = _memo_job(plan)
     if row is not None:
@@ -272,7 +272,7 @@ def _publish_memo(video: Path, to: str, meta: Mapping[str, Any]) -> Path:
     import json
 
     from .._config import data_dir
-    from .._hashing import input_digest
+    from ..jobs._hashing import input_digest
 
     what = json.dumps(
         {"to": to, "meta": dict(meta), "video": input_digest(str(video))}, sort_keys=True, default=str
@@ -296,7 +296,7 @@ def _publish_once(video: Path, to: str, meta: Mapping[str, Any]) -> dict[str, An
     """Publish ``video``, or return the publication an earlier run already made of it."""
     import json
 
-    from .._atomic import atomic_write_bytes
+    from ..jobs._atomic import atomic_write_bytes
     from ..publish._driver import publish
 
     earlier = _published(video, to, meta)
@@ -320,7 +320,7 @@ def last_frame_png(video: Path) -> Path:
         return target
     import av
 
-    from .._atomic import temp_path_beside
+    from ..jobs._atomic import temp_path_beside
 
     last = None
     with av.open(str(video)) as container:
@@ -346,7 +346,7 @@ def content_copy(path: Path) -> Path:
     changes the step's request: that step and what depends on it are redone, nothing else.
     """
     from .._config import data_dir
-    from .._hashing import input_digest
+    from ..jobs._hashing import input_digest
 
     try:
         digest = input_digest(str(path)).removeprefix("sha256:")
@@ -358,7 +358,7 @@ def content_copy(path: Path) -> Path:
     import os
     import shutil
 
-    from .._atomic import temp_path_beside
+    from ..jobs._atomic import temp_path_beside
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_beside(target)

@@ -65,7 +65,7 @@ TINY_TEXT_ENCODER: dict[str, Any] = {
 TINY_CLI_DRIVER = (
     "import sys\n"
     "from arthur_gen_mflux.tiny import tiny_klein\n"
-    "from arthur_gen._cli import main\n"
+    "from arthur_gen.cli._main import main\n"
     "with tiny_klein():\n"
     "    code = main(sys.argv[1:])\n"
     "sys.exit(code)\n"

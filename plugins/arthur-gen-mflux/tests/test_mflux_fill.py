@@ -134,7 +134,7 @@ def test_the_mask_is_part_of_the_cache_identity(backend: MfluxBackend, files: di
 
 
 def test_models_options_lists_the_fill(capsys: pytest.CaptureFixture[str]) -> None:
-    from arthur_gen._cli import main
+    from arthur_gen.cli._main import main
 
     with registered(FakePlugin(MfluxBackend(loader=FakeLoader()))):
         assert main(["models", "--backend", "mflux", "--options"]) == 0

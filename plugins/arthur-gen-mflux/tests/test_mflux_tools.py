@@ -50,7 +50,7 @@ def test_which_models_take_which_tools() -> None:
 
 
 def test_models_options_lists_them(capsys: pytest.CaptureFixture[str]) -> None:
-    from arthur_gen._cli import main
+    from arthur_gen.cli._main import main
 
     with registered(FakePlugin(MfluxBackend(loader=FakeLoader()))):
         assert main(["models", "--backend", "mflux", "--options"]) == 0

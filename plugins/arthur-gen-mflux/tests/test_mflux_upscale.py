@@ -187,7 +187,7 @@ def test_weights_check_reads_the_root_files() -> None:
 
 
 def test_models_options_lists_the_upscaler(capsys: pytest.CaptureFixture[str]) -> None:
-    from arthur_gen._cli import main
+    from arthur_gen.cli._main import main
 
     with registered(FakePlugin(MfluxBackend(loader=FakeLoader()))):
         assert main(["models", "--backend", "mflux", "--options"]) == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 _DRIVER = (
     "import sys\n"
     "from arthur_gen_mlx_video.testing import tiny_vae\n"
-    "from arthur_gen._cli import main\n"
+    "from arthur_gen.cli._main import main\n"
     "with tiny_vae():\n"
     "    code = main(sys.argv[1:])\n"
     "sys.exit(code)\n"

@@ -194,7 +194,7 @@ def test_real_pipeline_video_with_sound_progress_warm_cancel(
 _DRIVER = (
     "import sys\n"
     "from arthur_gen_mlx_video.testing_ltx import tiny_ltx2\n"
-    "from arthur_gen._cli import main\n"
+    "from arthur_gen.cli._main import main\n"
     "with tiny_ltx2():\n"
     "    code = main(sys.argv[1:])\n"
     "sys.exit(code)\n"

@@ -63,7 +63,7 @@ from ._urls import resolve_base_url
 if TYPE_CHECKING:
     from replicate.client import Client
 
-    from arthur_gen._money import Estimate
+    from arthur_gen import Estimate
 
     from ._client import ClientPool
 
@@ -221,7 +221,7 @@ class _ReplicateBackend(RemoteBackend):
         """Price models whose rate depends on an input (resolution, mode) by that input."""
         if not model.extra.get("rates"):
             return None
-        from arthur_gen._money import Estimate
+        from arthur_gen import Estimate
 
         inputs = build_input(request, model, lambda path: path)
         usd = cost_usd({"status": "succeeded", "input": inputs}, model, outputs=0)

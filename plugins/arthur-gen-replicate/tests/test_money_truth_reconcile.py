@@ -160,8 +160,8 @@ def test_settle_adopt_from_the_cli(emu: Emulator, rows: Rows, home: Path, token:
 
 
 def test_settle_refuses_another_jobs_prediction_and_resubmits(emu: Emulator, rows: Rows) -> None:
-    from arthur_gen._settle import settle
     from arthur_gen.errors import InvalidRequestError
+    from arthur_gen.jobs._settle import settle
 
     video()
     emu.faults.drop("create", after_effect=False)

@@ -9,8 +9,8 @@ import pytest
 from arthur_gen_replicate.emulator import Emulator
 
 import arthur_gen
-from arthur_gen import _runner
 from arthur_gen.errors import GenerationError, SubmitUncertainError
+from arthur_gen.jobs import _runner
 
 Rows = Callable[[], list[dict[str, Any]]]
 

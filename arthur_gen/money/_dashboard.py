@@ -1,7 +1,7 @@
 """A self-contained HTML cost dashboard: inline CSS and hand-drawn SVG, no scripts or assets.
 
 ``arthur-gen costs --html FILE`` writes it; :func:`write_dashboard` does the same from Python.
-Every number on the page comes from :func:`arthur_gen._ledger.dashboard_data`.
+Every number on the page comes from :func:`arthur_gen.money._ledger.dashboard_data`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._atomic import atomic_write_bytes
+from ..jobs._atomic import atomic_write_bytes
 
 __all__ = ["render_dashboard", "write_dashboard"]
 
@@ -283,7 +283,7 @@ code{overflow-wrap:anywhere}
 
 
 def render_dashboard(data: Mapping[str, Any]) -> str:
-    """The dashboard page for :func:`arthur_gen._ledger.dashboard_data` output."""
+    """The dashboard page for :func:`arthur_gen.money._ledger.dashboard_data` output."""
     totals = data["totals"]
     budget = data["budget"]
     limits = budget["limits"]

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .errors import InvalidRequestError, JobNotFoundError
+from ..errors import InvalidRequestError, JobNotFoundError
 
 if TYPE_CHECKING:
     from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
@@ -28,8 +28,8 @@ def settle(
     on_progress: Callable[[ProgressEvent], None] | None = None,
 ) -> GeneratedImage | GeneratedVideo:
     """Settle the uncertain job ``job`` (an id or unique prefix) and finish it."""
-    from ._api import _kind
-    from ._registry import find_model, get_backend
+    from .._api import _kind
+    from .._registry import find_model, get_backend
     from ._runner import RunOptions, _key_for, drive_job
     from ._store import get_store, owner_token
 

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ._requests import ImageRequest, VideoRequest, is_url
+from .._requests import ImageRequest, VideoRequest, is_url
 
 __all__ = ["canonical_request", "input_digest", "request_key"]
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import attrs
 
-from ._config import cache_dir
-from ._store import get_store
-from .errors import InvalidRequestError
+from .._config import cache_dir
+from ..errors import InvalidRequestError
+from ..jobs._store import get_store
 
 __all__ = ["CacheInfo", "PruneResult", "cache_info", "parse_bytes", "prune_cache"]
 

@@ -39,7 +39,7 @@ def add_commands(sub: Any) -> None:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from .storyboard import Storyboard
+    from ..storyboard import Storyboard
 
     plan = Storyboard.from_file(args.file).plan()
     if args.json:
@@ -58,7 +58,7 @@ def _ask(plan: Any) -> bool:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .storyboard import Storyboard, StoryEvent
+    from ..storyboard import Storyboard, StoryEvent
 
     board = Storyboard.from_file(args.file)
     lock = threading.Lock()

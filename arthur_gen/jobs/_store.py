@@ -21,8 +21,8 @@ from typing import Any
 
 import attrs
 
-from ._config import data_dir
-from .errors import StoreError
+from .._config import data_dir
+from ..errors import StoreError
 
 __all__ = ["ACTIVE_STATES", "JobRow", "Store", "get_store", "new_job_id", "owner_token"]
 

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..errors import DownloadError
 from ._atomic import atomic_write_bytes, publish_new
 from ._pngmeta import embed_png_metadata
-from .errors import DownloadError
 
 __all__ = [
     "HashingWriter",
@@ -125,7 +125,7 @@ def prepare_output(tmp: Path, suffix: str, metadata: dict[str, Any]) -> None:
         except ValueError:
             pass  # not really a PNG; the sidecar still carries everything
     elif suffix in (".mp4", ".mov"):
-        from .media._mp4meta import embed_mp4_metadata
+        from ..media._mp4meta import embed_mp4_metadata
 
         try:
             embed_mp4_metadata(tmp, metadata)

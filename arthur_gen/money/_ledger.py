@@ -19,10 +19,10 @@ from typing import Any
 
 import attrs
 
-from ._config import _BUDGETS, _read_file, config_path, load_settings
-from ._money import period_starts
-from ._store import ACTIVE_STATES, get_store
-from .errors import InvalidRequestError
+from .._config import _BUDGETS, _read_file, config_path, load_settings
+from ..errors import InvalidRequestError
+from ..jobs._store import ACTIVE_STATES, get_store
+from ._budget import period_starts
 
 __all__ = [
     "GROUPS",

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from ._requests import ImageRequest, VideoRequest
+from .._requests import ImageRequest, VideoRequest
 
 __all__ = ["GeneratedImage", "GeneratedVideo", "ProgressEvent"]
 
@@ -44,7 +44,7 @@ class _Generated:
 
     def publish(self, *, to: str, **options: Any) -> dict[str, Any]:
         """Publish :attr:`path` (see :func:`arthur_gen.publish`); the upload's parent is this job."""
-        from .publish._driver import publish
+        from ..publish._driver import publish
 
         return publish(self.path, to=to, **options)
 
@@ -75,7 +75,7 @@ class _Generated:
 
     def edit(self, recipe: Any = None, **options: Any) -> GeneratedVideo:
         """Edit this output (see :func:`arthur_gen.edit`): ``result.edit(preset="linkedin-portrait")``."""
-        from .media._edit import edit
+        from ..media._edit import edit
 
         return edit(self, recipe, **options)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._progress import TerminalProgress
+    from .._progress import TerminalProgress
 
 __all__ = ["main"]
 
@@ -42,7 +42,7 @@ def _option_value(text: str) -> Any:
 
 
 def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    from .errors import InvalidRequestError
+    from ..errors import InvalidRequestError
 
     options: dict[str, Any] = {}
     for pair in pairs:
@@ -58,13 +58,13 @@ def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 def _Progress(enabled: bool = True) -> TerminalProgress:
     """Progress on stderr, one line per job, fitted to the terminal (only when it is one).
     Imported on use: commands that show no progress never load it."""
-    from ._progress import TerminalProgress
+    from .._progress import TerminalProgress
 
     return TerminalProgress(enabled=enabled)
 
 
 def _size(text: str | None) -> tuple[int | None, int | None]:
-    from .errors import InvalidRequestError
+    from ..errors import InvalidRequestError
 
     if not text:
         return None, None
@@ -133,7 +133,7 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
     _say_routing(not args.json)
     results = []
     if getattr(args, "preset", None):  # a bad preset name fails before anything is paid for
-        from .media._presets import get_preset
+        from ..media._presets import get_preset
 
         get_preset(args.preset)
     common: dict[str, Any] = dict(
@@ -148,7 +148,7 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
     failures: list[BaseException] = []
     try:
         if len(seeds) > 1:  # one job per seed; at once on a remote backend, each line its own
-            from ._api import run_seeds
+            from .._api import run_seeds
 
             outcomes = run_seeds(
                 verb, kind, args.prompt, seeds, common, progress_for=progress.callback, return_exceptions=True
@@ -161,7 +161,7 @@ def _generate(args: argparse.Namespace, kind: str) -> int:
                 continue
             results.append(result)
             if getattr(args, "preset", None):  # generate, then edit to the platform preset
-                from ._cli_edit import edit_after
+                from ._edit import edit_after
 
                 results.append(edit_after(result, args))
             progress.done()
@@ -184,7 +184,7 @@ def _print_route(route: dict[str, Any] | None) -> None:
     """``--dry-run``: every backend considered, side by side with its cost, and which one runs."""
     if not route:
         return
-    from ._routing import route_table
+    from .._routing import route_table
 
     mode = ",".join(route["preference"])
     runs = route["runs"] or "none can run here now (why below; running it fails with each fix)"
@@ -234,7 +234,7 @@ def _cmd_backends(args: argparse.Namespace) -> int:
     if not rows:
         print("No backends installed. Try: pip install arthur-gen-replicate arthur-gen-mflux")
         return 0
-    from ._routing import _short
+    from .._routing import _short
 
     print(
         _table(
@@ -264,7 +264,7 @@ def _cmd_backends(args: argparse.Namespace) -> int:
 def _cmd_models(args: argparse.Namespace) -> int:
     import arthur_gen as ag
 
-    from ._routing import _short, backend_status
+    from .._routing import _short, backend_status
 
     pairs = ag.list_models(args.kind, args.backend)
     status: dict[tuple[str, str], Any] = {}
@@ -325,7 +325,7 @@ def _job_summary(row: Any) -> dict[str, Any]:
 
 
 def _parse_when(text: str | None, *, end: bool = False) -> float | None:
-    from ._ledger import parse_when
+    from ..money._ledger import parse_when
 
     return parse_when(text or None, end=end)
 
@@ -391,7 +391,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     import arthur_gen as ag
 
     if Path(args.job).is_file():  # an output file: its embedded record (PNG, MP4) or sidecar
-        from .media._edit import file_metadata
+        from ..media._edit import file_metadata
 
         data = file_metadata(Path(args.job))
     else:
@@ -437,7 +437,7 @@ def _describe_job(data: dict[str, Any]) -> str:
 def _cmd_resume(args: argparse.Namespace) -> int:
     import arthur_gen as ag
 
-    from .publish._driver import Publication
+    from ..publish._driver import Publication
 
     outcomes = ag.resume(on_progress=_Progress(not args.json))
     failed = [(j, o) for j, o in outcomes if isinstance(o, Exception)]
@@ -474,8 +474,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
     import arthur_gen as ag
 
-    from ._config import config_path, data_dir, load_settings
-    from ._registry import backends
+    from .._config import config_path, data_dir, load_settings
+    from .._registry import backends
 
     settings = load_settings()
     report: dict[str, Any] = {
@@ -488,7 +488,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         "budget": dict(settings.budget),
         "backends": [],
     }
-    from ._routing import backend_status, default_route
+    from .._routing import backend_status, default_route
 
     report["routing"] = {}
     for kind in (ag.Kind.IMAGE, ag.Kind.VIDEO):
@@ -540,7 +540,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             print(f"    {mark}{m['id']}{default}" + ("" if m["ready"] else f": {m['reason']}"))
             if not m["ready"] and m["fix"] and default:
                 print(f"        fix: {m['fix']}")
-    from ._routing import RouteOption, _offline_hint, _short
+    from .._routing import RouteOption, _offline_hint, _short
 
     for kind, r in report["routing"].items():
         print(f"\n{kind} requests with no --backend ({r['preference']}): ", end="")
@@ -572,7 +572,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 def _cmd_keys_set(args: argparse.Namespace) -> int:
     import getpass
 
-    from ._config import set_config_value
+    from .._config import set_config_value
 
     value = args.value
     if value is None:
@@ -588,7 +588,7 @@ def _cmd_keys_set(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from ._config import config_path, load_settings, set_config_value
+    from .._config import config_path, load_settings, set_config_value
 
     if args.action == "path":
         print(config_path())
@@ -768,7 +768,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each concern keeps its subcommands in a module of its own with ``add_commands(sub)``.
-_COMMAND_MODULES = ("_cli_money", "_cli_edit", "_cli_publish", "_cli_gallery", "_cli_storyboard")
+_COMMAND_MODULES = ("_money", "_edit", "_publish", "_gallery", "_storyboard")
 
 
 def _add_command_modules(sub: Any) -> None:
@@ -827,7 +827,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extras:  # the subcommand's own usage, not the top-level one
         _chosen_parser(parser, argv).error(f"unrecognized arguments: {' '.join(extras)}")
     if args.version:
-        from . import __version__
+        from .. import __version__
 
         print(__version__)
         return 0
@@ -836,7 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     import signal
 
-    from .errors import (
+    from ..errors import (
         ArthurGenError,
         BudgetExceededError,
         InvalidRequestError,

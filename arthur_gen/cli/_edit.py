@@ -25,8 +25,8 @@ def _shortcuts(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _summary(result: Any) -> dict[str, Any]:
-    from .media._probe import probe
-    from .media._recipe import Reformat
+    from ..media._probe import probe
+    from ..media._recipe import Reformat
 
     info = probe(str(result.path))
     preset = result.request.recipe.first(Reformat)
@@ -43,8 +43,8 @@ def _summary(result: Any) -> dict[str, Any]:
 
 
 def _cmd_edit(args: argparse.Namespace) -> int:
-    from ._cli import _Progress
-    from .media._edit import edit, plan_edit
+    from ..media._edit import edit, plan_edit
+    from ._main import _Progress
 
     recipe = None
     if args.recipe:
@@ -52,7 +52,7 @@ def _cmd_edit(args: argparse.Namespace) -> int:
             with open(args.recipe, encoding="utf-8") as fh:
                 recipe = json.load(fh)
         except (OSError, ValueError) as exc:
-            from .errors import InvalidRequestError
+            from ..errors import InvalidRequestError
 
             raise InvalidRequestError(f"--recipe {args.recipe}: cannot read it as JSON ({exc})") from None
     if args.dry_run:
@@ -80,13 +80,13 @@ def _cmd_edit(args: argparse.Namespace) -> int:
 
 def edit_after(result: Any, args: argparse.Namespace) -> Any:
     """``arthur-gen video ... --preset NAME``: edit a fresh generation to the preset."""
-    from .media._edit import edit
+    from ..media._edit import edit
 
     return edit(result, preset=args.preset, fit=getattr(args, "fit", None) or "fill", out_dir=args.out)
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    from .media._presets import PRESETS
+    from ..media._presets import PRESETS
 
     if args.json:
         sys.stdout.write(json.dumps([p.to_dict() for p in PRESETS.values()], indent=2) + "\n")

@@ -42,9 +42,9 @@ class _Progress:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from ._cli import EXIT_INTERRUPT
-    from .errors import SubmitUncertainError
-    from .publish._driver import publish
+    from ..errors import SubmitUncertainError
+    from ..publish._driver import publish
+    from ._main import EXIT_INTERRUPT
 
     options: dict[str, Any] = {
         "to": args.to,
@@ -93,8 +93,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_publications(args: argparse.Namespace) -> int:
-    from ._cli import _table
-    from .publish._driver import confirm, publications
+    from ..publish._driver import confirm, publications
+    from ._main import _table
 
     if args.action == "confirm":
         if not args.job:
@@ -129,7 +129,7 @@ def _cmd_publications(args: argparse.Namespace) -> int:
 
 
 def _login(args: argparse.Namespace) -> Any:
-    from .errors import InvalidRequestError
+    from ..errors import InvalidRequestError
 
     if args.platform == "youtube":
         if not args.client_secrets:
@@ -150,8 +150,8 @@ def _login(args: argparse.Namespace) -> Any:
 
 
 def _cmd_accounts(args: argparse.Namespace) -> int:
-    from .errors import InvalidRequestError
-    from .publish._accounts import list_accounts, remove_account
+    from ..errors import InvalidRequestError
+    from ..publish._accounts import list_accounts, remove_account
 
     if args.action == "list":
         accounts = list_accounts()

@@ -19,8 +19,7 @@ from typing import Any
 
 import attrs
 
-from ._atomic import temp_path_beside
-from ._backends import (
+from .._backends import (
     Backend,
     LocalBackend,
     LocalContext,
@@ -30,11 +29,26 @@ from ._backends import (
     RemoteState,
     RemoteStatus,
 )
-from ._cache import blob_path, cached_answer, keep_blob, valid_blob
-from ._config import Settings, load_settings, resolve_key
+from .._config import Settings, load_settings, resolve_key
+from .._models import Kind, ModelInfo
+from .._requests import ImageRequest, VideoRequest, is_url, request_from_dict
+from .._routing import Route, route
+from .._secrets import Secret, redact
+from .._validate import check_request
+from ..errors import (
+    ArthurGenError,
+    BackendUnavailableError,
+    DownloadError,
+    GenerationError,
+    JobCanceledError,
+    JobNotFoundError,
+    JobTimeoutError,
+    SubmitUncertainError,
+)
+from ..money._budget import Estimate, check_budget, estimate_request
+from ..money._cache import blob_path, cached_answer, keep_blob, valid_blob
+from ._atomic import temp_path_beside
 from ._hashing import input_digest, request_key
-from ._models import Kind, ModelInfo
-from ._money import Estimate, check_budget, estimate_request
 from ._outputs import (
     HashingWriter,
     extension_for,
@@ -45,22 +59,8 @@ from ._outputs import (
     sidecar_path,
     write_sidecar,
 )
-from ._requests import ImageRequest, VideoRequest, is_url, request_from_dict
 from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
-from ._routing import Route, route
-from ._secrets import Secret, redact
 from ._store import ACTIVE_STATES, JobRow, Store, get_store, new_job_id, owner_token
-from ._validate import check_request
-from .errors import (
-    ArthurGenError,
-    BackendUnavailableError,
-    DownloadError,
-    GenerationError,
-    JobCanceledError,
-    JobNotFoundError,
-    JobTimeoutError,
-    SubmitUncertainError,
-)
 
 __all__ = ["Plan", "RunOptions", "drive_job", "plan_request", "result_from_row", "run_plan"]
 
@@ -462,7 +462,7 @@ def _finish(row: JobRow, started: float) -> JobRow:
 
 
 def _sidecar_metadata(row: JobRow, index: int, extra: Mapping[str, Any]) -> dict[str, Any]:
-    from . import __version__
+    from .. import __version__
 
     return {
         "arthur_gen": __version__,

@@ -12,18 +12,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._models import Kind
+from .._models import Kind
+from .._requests import ImageRequest, VideoRequest, request_from_dict
+from ..errors import InvalidRequestError, JobNotFoundError
 from ._outputs import sidecar_path
 from ._pngmeta import read_png_metadata
-from ._requests import ImageRequest, VideoRequest, request_from_dict
-from .errors import InvalidRequestError, JobNotFoundError
 
 if TYPE_CHECKING:
     import threading
 
+    from .._secrets import Secret
     from ._results import GeneratedImage, GeneratedVideo, ProgressEvent
     from ._runner import Plan
-    from ._secrets import Secret
     from ._store import JobRow
 
 __all__ = ["plan_rerun", "request_from", "rerun"]
@@ -75,7 +75,7 @@ def _from_file(path: Path) -> tuple[Kind, str, str, Request]:
         if meta is not None:
             return _from_metadata(meta, str(path))
     elif path.suffix.lower() in (".mp4", ".mov"):
-        from .media._mp4meta import read_mp4_metadata
+        from ..media._mp4meta import read_mp4_metadata
 
         try:
             meta = read_mp4_metadata(path)
@@ -131,7 +131,7 @@ def request_from(source: Source) -> tuple[Kind, str, str, Request]:
 
 
 def _from_job(job: str) -> tuple[Kind, str, str, Request]:
-    from ._api import get_job
+    from .._api import get_job
 
     return _from_row(get_job(job))
 

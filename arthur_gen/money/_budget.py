@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 import attrs
 
-from ._models import ModelInfo, PriceBasis
-from ._requests import ImageRequest, VideoRequest
-from .errors import BudgetExceededError, UnknownPriceError
+from .._models import ModelInfo, PriceBasis
+from .._requests import ImageRequest, VideoRequest
+from ..errors import BudgetExceededError, UnknownPriceError
 
 __all__ = ["Estimate", "check_budget", "estimate_request", "period_starts", "spent_since"]
 

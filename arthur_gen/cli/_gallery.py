@@ -33,17 +33,17 @@ def add_commands(sub: Any) -> None:
 
 
 def _cmd_gallery(args: argparse.Namespace) -> int:
-    from .errors import InvalidRequestError
+    from ..errors import InvalidRequestError
 
     if args.html is not None:
         if args.port is not None or args.open:
             raise InvalidRequestError("--port and --open go with --serve, not --html")
-        from .gallery._page import write_page
+        from ..gallery._page import write_page
 
         target, gallery = write_page(args.html)
         print(f"Wrote the gallery ({gallery.summary()}) to {target}")
         return 0
-    from .gallery import DEFAULT_PORT, serve_gallery
+    from ..gallery import DEFAULT_PORT, serve_gallery
 
     serve_gallery(
         DEFAULT_PORT if args.port is None else args.port, open_browser=args.open, quiet=not args.verbose

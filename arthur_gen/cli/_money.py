@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = ["add_commands"]
 
-_GROUPS = ("day", "month", "backend", "model", "kind")  # arthur_gen._ledger.GROUPS
+_GROUPS = ("day", "month", "backend", "model", "kind")  # arthur_gen.money._ledger.GROUPS
 _BUDGET_NAMES = ("per_call", "per_day", "per_month")
 _BUDGET_ALIASES = {"call": "per_call", "day": "per_day", "month": "per_month", "daily": "per_day"}
 _COLUMNS = (
@@ -38,7 +38,7 @@ def _print_json(data: Any) -> None:
 
 
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    from ._cli import _table as table
+    from ._main import _table as table
 
     return table(rows, headers)
 
@@ -99,10 +99,10 @@ _DAY_ROWS_SHOWN = 14
 
 
 def _cmd_costs(args: argparse.Namespace) -> int:
-    from ._ledger import GROUPS, cost_report
+    from ..money._ledger import GROUPS, cost_report
 
     if args.html:
-        from ._dashboard import write_dashboard
+        from ..money._dashboard import write_dashboard
 
         path = write_dashboard(args.html, since=args.since, until=args.until)
         print(f"Wrote the cost dashboard to {path}")
@@ -170,14 +170,14 @@ def _budget_name(text: str) -> str:
     name = text.strip().lower().replace("-", "_")
     name = _BUDGET_ALIASES.get(name, name)
     if name not in _BUDGET_NAMES:
-        from .errors import InvalidRequestError
+        from ..errors import InvalidRequestError
 
         raise InvalidRequestError(f"budget {text!r} is not one of {', '.join(_BUDGET_NAMES)}")
     return name
 
 
 def _amount(text: str) -> float:
-    from .errors import InvalidRequestError
+    from ..errors import InvalidRequestError
 
     try:
         value = float(text.strip().lstrip("$"))
@@ -189,8 +189,8 @@ def _amount(text: str) -> float:
 
 
 def _cmd_budget(args: argparse.Namespace) -> int:
-    from ._config import set_config_value
-    from ._ledger import budget_status
+    from .._config import set_config_value
+    from ..money._ledger import budget_status
 
     if args.action in ("set", "unset"):
         if not args.name or (args.action == "set" and args.amount is None):
@@ -255,7 +255,7 @@ def _human_bytes(size: int) -> str:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from ._cache_admin import cache_info, prune_cache
+    from ..money._cache_admin import cache_info, prune_cache
 
     if args.action == "prune":
         result = prune_cache(older_than_days=args.older_than, max_bytes=args.max_bytes, all=args.all)
@@ -288,8 +288,8 @@ def _cache_line(plan: dict[str, Any]) -> str:
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:
-    from ._cli import _option_value, _Progress
-    from ._rerun import plan_rerun, rerun
+    from ..jobs._rerun import plan_rerun, rerun
+    from ._main import _option_value, _Progress
 
     overrides: dict[str, Any] = {
         "seed": args.seed,
@@ -298,14 +298,14 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
         "prompt": args.prompt,
     }
     if args.option:
-        from ._rerun import request_from
+        from ..jobs._rerun import request_from
 
         _, _, _, original = request_from(args.source)
         options = dict(original.options)
         for pair in args.option:
             key, sep, value = pair.partition("=")
             if not sep or not key:
-                from .errors import InvalidRequestError
+                from ..errors import InvalidRequestError
 
                 raise InvalidRequestError(f"--option {pair!r} must look like NAME=VALUE")
             options[key.strip()] = _option_value(value)
@@ -349,8 +349,8 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def _cmd_settle(args: argparse.Namespace) -> int:
-    from ._cli import _Progress
-    from ._settle import settle
+    from ..jobs._settle import settle
+    from ._main import _Progress
 
     result = settle(args.job, adopt=args.adopt, resubmit=args.resubmit, on_progress=_Progress(not args.json))
     if args.json:

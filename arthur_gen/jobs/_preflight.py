@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidRequestError
+from ..errors import InvalidRequestError
 
 __all__ = ["check_input_images", "check_output_folder", "check_prompt", "check_run_arguments"]
 
@@ -47,7 +47,7 @@ def check_output_folder(folder: Path, what: str = "the output folder") -> None:
 
 def check_run_arguments(run: Mapping[str, Any]) -> None:
     """Type and value checks of key, out_dir, timeout, cache, parents, on_progress, cancel_event."""
-    from ._secrets import Secret
+    from .._secrets import Secret
 
     key = run.get("key")
     if key is not None and not isinstance(key, str | Secret):
@@ -75,7 +75,7 @@ def check_run_arguments(run: Mapping[str, Any]) -> None:
             ) from None
         check_output_folder(folder)
     else:
-        from ._config import load_settings
+        from .._config import load_settings
 
         configured: Any = load_settings().output_dir
         if not isinstance(configured, str | os.PathLike):
@@ -110,7 +110,7 @@ def _iter(value: Any, name: str) -> list[Any]:
 def check_input_images(fields: Mapping[str, Any]) -> None:
     """Local input images (``image``, ``first_frame``, ``last_frame``) must be real images:
     decoded far enough (Pillow) to know their format and size, before anything is uploaded."""
-    from ._requests import is_url
+    from .._requests import is_url
 
     for name in ("image", "first_frame", "last_frame"):
         value = fields.get(name)

@@ -6,8 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
-from ._config import cache_dir
-from ._outputs import file_digest
+from .._config import cache_dir
+from ..jobs._outputs import file_digest
 
 __all__ = ["blob_path", "cached_answer", "keep_blob", "valid_blob"]
 
@@ -51,11 +51,11 @@ def cached_answer(cache_key: str | None) -> str | None:
     """
     if cache_key is None:
         return None
-    from ._config import data_dir
+    from .._config import data_dir
 
     if not (data_dir() / "jobs.db").exists():
         return None
-    from ._store import get_store
+    from ..jobs._store import get_store
 
     where = "cache_key = ? AND state = 'saved' AND cost_source != 'cache'"
     for row in get_store().query(where, (cache_key,), limit=5):

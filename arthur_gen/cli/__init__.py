@@ -1,0 +1,1 @@
+"""The ``arthur-gen`` command line: one module per concern, each adding its subcommands."""

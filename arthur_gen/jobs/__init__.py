@@ -1,0 +1,1 @@
+"""Jobs: planning, running, storing and resuming them; their outputs and results."""

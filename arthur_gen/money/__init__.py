@@ -1,0 +1,1 @@
+"""Money: estimates and budgets, the cost ledger and dashboard, the result cache."""
