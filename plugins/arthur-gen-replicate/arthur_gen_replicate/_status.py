@@ -219,8 +219,9 @@ def unit_rate(inputs: Mapping[str, Any], model: ModelInfo) -> float | None:
 def cost_usd(prediction: Mapping[str, Any], model: ModelInfo, outputs: int) -> float | None:
     """What this prediction costs, from the catalog price and the prediction's own numbers.
 
-    Predictions that never ran (``aborted``) cost nothing; failed and canceled ones cost
-    nothing for per-output prices and their compute time for per-compute-second prices.
+    Predictions that never ran (``aborted``, or failed/canceled with no ``started_at``) cost
+    nothing; failed and canceled ones cost nothing for per-output prices and their compute time
+    for per-compute-second prices.
     ``None`` while the prediction runs, or when the price is unknown.
     """
     status = prediction.get("status")
@@ -235,6 +236,8 @@ def cost_usd(prediction: Mapping[str, Any], model: ModelInfo, outputs: int) -> f
     metrics: Mapping[str, Any] = prediction.get("metrics") or {}
     predict_time = metrics.get("predict_time")
     if price.basis is PriceBasis.PER_COMPUTE_SECOND:
+        if status != "succeeded" and predict_time is None and not prediction.get("started_at"):
+            return 0.0  # cancelled or failed before it ever started: no compute, nothing billed
         if price.usd is None or not isinstance(predict_time, int | float):
             return None
         return round(price.usd * float(predict_time), 6)

@@ -400,3 +400,18 @@ def test_flat_priced_models_use_the_core_estimate() -> None:
     backend = ReplicateVideoBackend()
     model = next(m for m in backend.models() if m.id == "minimax/video-01")
     assert backend.estimate(VideoRequest(prompt="waves"), model) is None
+
+
+def test_a_compute_second_model_stopped_before_it_started_costs_nothing() -> None:
+    import attrs
+
+    from arthur_gen import Price
+
+    m = attrs.evolve(
+        model(VIDEO, "minimax/video-01"), price=Price(basis=PriceBasis.PER_COMPUTE_SECOND, usd=0.001)
+    )
+    assert cost_usd(_prediction("canceled", started_at=None, metrics={}), m, 0) == 0.0
+    assert cost_usd(_prediction("failed", metrics={}), m, 0) == 0.0
+    # It ran but reported no compute time: not sure, so not $0.
+    assert cost_usd(_prediction("canceled", started_at="2026-12-02T18:00:00Z", metrics={}), m, 0) is None
+    assert cost_usd(_prediction("canceled", metrics={"predict_time": 20}), m, 0) == pytest.approx(0.02)
