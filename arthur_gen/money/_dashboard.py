@@ -370,7 +370,9 @@ def render_dashboard(data: Mapping[str, Any]) -> str:
     if totals["unknown_cost"]:
         unknown_line = (
             f'<p class="warn">{_count(totals["unknown_cost"])} job(s) have an unknown cost and are not '
-            "counted in the totals (the provider reported none and the model has no known price).</p>"
+            "counted in the totals: the provider reported no cost and arthur-gen could not price it "
+            "(a model outside the catalog, or a job not yet settled: <code>arthur-gen history "
+            "--state uncertain</code>).</p>"
         )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
