@@ -818,13 +818,27 @@ def _memory_settings(model: Any, memory: Memory) -> Iterator[None]:
             mx.set_cache_limit(previous_limit)
 
 
-#: mflux's SeedVR2 computes ``mx.cumsum`` of an empty array for every single image
-#: (``WindowPartitioner._unflatten_list``), which kills the process with SIGFPE on MLX 0.32's CPU
-#: backend; ``test_mflux_upscale.py`` re-checks it in a child process.
-SEEDVR2_LINUX_CPU = (
-    "SeedVR2 aborts the process on MLX's Linux CPU backend (mx.cumsum of an empty array raises "
-    "SIGFPE in mflux's window partition); it runs on Apple Silicon"
-)
+@contextlib.contextmanager
+def _empty_cumsum_guard(entry: Entry) -> Iterator[None]:
+    """mflux's SeedVR2 takes ``mx.cumsum`` of an empty array for every single image (its window
+    partition and text concat), which kills the process with SIGFPE on MLX 0.32's Linux CPU
+    backend. For a SeedVR2 call there, an empty input is returned as it is (its cumsum is
+    itself); every other input goes to MLX unchanged. ``test_mflux_upscale.py`` re-checks the
+    crash in a child process."""
+    mx: Any = sys.modules.get("mlx.core")
+    if not entry.family.upscaler or sys.platform != "linux" or mx is None:
+        yield
+        return
+    original = mx.cumsum
+
+    def cumsum(a: Any, *args: Any, **kwargs: Any) -> Any:
+        return a if getattr(a, "size", 1) == 0 else original(a, *args, **kwargs)
+
+    mx.cumsum = cumsum
+    try:
+        yield
+    finally:
+        mx.cumsum = original
 
 
 class MfluxBackend(LocalBackend, ImageBackend):
@@ -847,7 +861,6 @@ class MfluxBackend(LocalBackend, ImageBackend):
         self._worker = MlxWorker(name="mflux", use_mlx_stream=loader is None)
         self._infos = tuple(model_info(entry) for entry in MODELS)
         self._available: Availability | None = None
-        self._real_mlx = loader is None  # the platform guard below concerns real MLX only
 
     # -- catalog -------------------------------------------------------------------------
 
@@ -899,17 +912,8 @@ class MfluxBackend(LocalBackend, ImageBackend):
             return Availability(True, note)
         return Availability.yes()
 
-    def _platform_error(self, entry: Entry) -> str | None:
-        """Why this model cannot run on this platform's MLX, or None."""
-        if entry.family.upscaler and self._real_mlx and sys.platform == "linux":
-            return SEEDVR2_LINUX_CPU
-        return None
-
     def model_availability(self, model: ModelInfo) -> Availability:
         entry = self._entry(model)
-        platform_error = self._platform_error(entry)
-        if platform_error is not None:
-            return Availability.no(platform_error, "run SeedVR2 on an Apple Silicon Mac")
         if any(key.model == entry.id for key in self._cache.loaded()):
             return Availability.yes()  # loaded: runs whatever is on disk
         if _weights.snapshot_dir(entry.repo, entry.revision, entry.family) is not None:
@@ -987,11 +991,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
     def request_availability(self, request: Request, model: ModelInfo) -> Availability:
         """Like :meth:`model_availability`, for this request: a ``model_path``, the
         ``download`` option or a warm model change the answer."""
-        plan = self._plan(request, model)
-        platform_error = self._platform_error(plan.entry)
-        if platform_error is not None:
-            return Availability.no(platform_error)
-        error = self._weights_error(plan)
+        error = self._weights_error(self._plan(request, model))
         return Availability.yes() if error is None else Availability.no(str(error))
 
     # -- running -------------------------------------------------------------------------
@@ -1024,9 +1024,6 @@ class MfluxBackend(LocalBackend, ImageBackend):
         if plan.generate_kwargs["seed"] is None:
             raise InvalidRequestError("mflux needs a seed (the core sets one)", field="seed")
         ctx.check_cancelled()
-        platform_error = self._platform_error(plan.entry)
-        if platform_error is not None:
-            raise BackendUnavailableError(f"mflux cannot run {plan.entry.id} here: {platform_error}")
         error = self._weights_error(plan)
         if error is not None:
             raise error
@@ -1063,7 +1060,7 @@ class MfluxBackend(LocalBackend, ImageBackend):
                         kwargs["image_paths"] = [canvas]
                     if plan.upscale is not None:  # an int, or a ScaleFactor as mflux's CLI parses "2x"
                         kwargs["resolution"] = plan.upscale.mflux_resolution()
-                    with _memory_settings(slot.model, plan.memory):
+                    with _memory_settings(slot.model, plan.memory), _empty_cumsum_guard(plan.entry):
                         result = slot.model.generate_image(**kwargs)
                     if plan.outpaint is not None:
                         result.image = result.image.convert("RGB")

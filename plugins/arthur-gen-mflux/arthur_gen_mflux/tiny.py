@@ -31,12 +31,15 @@ import attrs
 
 __all__ = [
     "TINY_CLI_DRIVER",
+    "TINY_SEEDVR2_TRANSFORMER",
     "TINY_TEXT_ENCODER",
     "TINY_TRANSFORMER",
     "TinyKlein",
     "build_tiny_klein",
+    "build_tiny_seedvr2",
     "tiny_klein",
     "tiny_lora",
+    "tiny_seedvr2",
 ]
 
 CONFIG_KEY = "flux2-klein-4b"
@@ -276,3 +279,65 @@ def tiny_lora(path: Path, *, rank: int = 4, scale: float = 1.0, seed: int = 1) -
     path.parent.mkdir(parents=True, exist_ok=True)
     mx.save_safetensors(str(path), weights)
     return path
+
+
+# -- SeedVR2 ------------------------------------------------------------------------------------
+
+#: SeedVR2 3B's transformer at a tiny size (mflux reads ``transformer_overrides`` of its registry
+#: entry in ``SeedVR2Initializer``); the text input stays 5120 wide for the packaged embeddings.
+TINY_SEEDVR2_TRANSFORMER: dict[str, Any] = {
+    "vid_dim": 64,
+    "heads": 1,
+    "head_dim": 64,
+    "num_layers": 2,
+    "mm_layers": 1,
+    "rope_dim": 64,
+    "expand_ratio": 1,
+}
+
+
+@contextlib.contextmanager
+def tiny_seedvr2() -> Iterator[None]:
+    """Make mflux build SeedVR2 3B tiny in this process (transformer sizes, a 32-channel VAE of
+    mflux's own classes); restored after."""
+    from mflux.models.common.config import model_config
+    from mflux.models.seedvr2 import seedvr2_initializer
+
+    config = model_config.AVAILABLE_MODELS["seedvr2-3b"]
+    saved = config.transformer_overrides
+    vae = seedvr2_initializer.SeedVR2VAE
+
+    class TinySeedVR2VAE(vae):  # type: ignore[misc,valid-type]
+        def __init__(self) -> None:
+            super().__init__(block_out_channels=(32, 32, 32, 32))  # GroupNorm needs 32 groups
+
+    config.transformer_overrides = dict(TINY_SEEDVR2_TRANSFORMER)
+    seedvr2_initializer.SeedVR2VAE = TinySeedVR2VAE
+    try:
+        yield
+    finally:
+        seedvr2_initializer.SeedVR2VAE = vae
+        config.transformer_overrides = saved
+
+
+def build_tiny_seedvr2(root: Path, *, seed: int = 0) -> Path:
+    """Random tiny SeedVR2 3B weights in the ``mflux-save`` layout, written by mflux's own saver
+    (call inside :func:`tiny_seedvr2`). Returns the folder to pass as ``model_path``."""
+    import mlx.core as mx
+    from mflux.models.common.config.model_config import ModelConfig
+    from mflux.models.seedvr2 import seedvr2_initializer
+    from mflux.models.seedvr2.variants.upscale.seedvr2 import SeedVR2
+    from mlx import nn
+
+    mx.random.seed(seed)
+    model = SeedVR2.__new__(SeedVR2)
+    nn.Module.__init__(model)  # type: ignore[attr-defined]
+    config = ModelConfig.seedvr2_3b()
+    seedvr2_initializer.SeedVR2Initializer._init_config(model, config)
+    seedvr2_initializer.SeedVR2Initializer._init_models(model, config)
+    model.bits = None
+    mx.eval(model.parameters())
+    folder = root / "seedvr2-tiny"
+    with _quiet():
+        model.save_model(str(folder))
+    return folder

@@ -268,30 +268,58 @@ def test_real_loader_passes_only_what_seedvr2_takes(tmp_path: Path) -> None:
         load_mflux_model(UPSCALERS[0], LoadKey(model="seedvr2-3b", quantize=8, model_path=str(empty)))
 
 
-def test_linux_cpu_refuses_seedvr2_before_the_process_dies(tmp_path: Path, png: Callable[..., str]) -> None:
-    """On MLX's Linux CPU backend mflux's SeedVR2 would kill the process (SIGFPE): refused first."""
+def test_the_mlx_crash_behind_the_cumsum_guard_is_still_there() -> None:
+    """MLX's Linux CPU backend dies with SIGFPE on ``mx.cumsum`` of an empty array, which mflux's
+    SeedVR2 computes for every image; the backend guards it (``_empty_cumsum_guard``). When this
+    stops crashing, the guard can go."""
     import signal
     import subprocess
     import sys
 
     if sys.platform != "linux":
-        pytest.skip("the guard concerns MLX's Linux CPU backend")
+        pytest.skip("the crash is on MLX's Linux CPU backend")
     pytest.importorskip("mlx.core")
-    # the MLX behaviour behind the guard: when this stops crashing, the guard can go
     crash = subprocess.run(
         [sys.executable, "-c", "import mlx.core as mx; mx.eval(mx.cumsum(mx.array([])))"],
         capture_output=True,
         timeout=60,
     )
     assert crash.returncode == -signal.SIGFPE
-    fake_weights(["seedvr2-3b"])
-    backend = MfluxBackend()  # the real loader: the guard applies
-    info = model_info(UPSCALERS[0])
-    request = ImageRequest(prompt="upscale", seed=1, image=png())
-    assert not backend.model_availability(info).ok
-    assert "SIGFPE" in backend.request_availability(request, info).reason
-    from arthur_gen._backends import LocalContext
 
-    with pytest.raises(BackendUnavailableError, match="Apple Silicon"):
-        backend.generate(request, info, LocalContext(job_id="j", workdir=tmp_path / "w"))
-    backend.release()
+
+def test_seedvr2_on_the_real_pipeline(tmp_path: Path) -> None:
+    """mflux's real SeedVR2 (its loader, transformer, VAE, scheduler, callbacks, color
+    correction, save) on a tiny random checkpoint, from arthur_gen.generate_image."""
+    pytest.importorskip("mflux")
+    import mlx.core as mx
+    import numpy as np
+    from arthur_gen_mflux.tiny import build_tiny_seedvr2, tiny_seedvr2
+    from PIL import Image
+
+    import arthur_gen
+
+    source = tmp_path / "small.png"
+    ramp = np.linspace(0, 255, 64, dtype=np.uint8)
+    Image.fromarray(np.stack([np.tile(ramp, (48, 1))] * 3, axis=-1)).save(source)
+    mx.disable_compile()
+    backend = MfluxBackend()
+    events: list[Any] = []
+    try:
+        with tiny_seedvr2(), registered(FakePlugin(backend)):
+            folder = build_tiny_seedvr2(tmp_path)
+            result = arthur_gen.generate_image(
+                "upscale", backend="mflux", model="seedvr2", seed=2, image=str(source),
+                options={"model_path": str(folder), "scale": 2},
+                out_dir=tmp_path / "out", on_progress=events.append, cache=False,
+            )  # fmt: skip
+    finally:
+        backend.release()
+        mx.enable_compile()
+    with Image.open(result.path) as image:
+        assert image.size == (128, 96)  # 64x48 at 2x
+        assert np.asarray(image.convert("RGB")).std() > 1.0
+    assert [(e.step, e.total) for e in events if e.phase == "step"][-1] == (1, 1)
+    assert "decoding" in [e.phase for e in events]
+    meta = json.loads(result.sidecars[0].read_text())["backend_metadata"]
+    assert meta["upscale"]["size"] == [128, 96] and meta["mflux_class"].endswith("SeedVR2")
+    assert meta["model_path"] == str(folder)
