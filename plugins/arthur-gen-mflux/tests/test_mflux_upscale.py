@@ -1,10 +1,6 @@
 """SeedVR2 upscaling: options refused before loading, the plan, the weights check, a run at the
-library seam (the test double), and the contract with the installed mflux.
-
-A tiny SeedVR2 checkpoint is not built here: mflux builds ``SeedVR2VAE()`` at full size with no
-overrides (2.5e8 parameters; its 3D convolutions take minutes per image on this CPU) and loads
-fixed precomputed text embeddings, so the run goes through :class:`FakeLoader` at the
-``loader=`` seam and the contract test binds the exact call to mflux's signatures.
+library seam (the test double), the contract with the installed mflux, and mflux's real SeedVR2
+pipeline on a tiny random checkpoint (``arthur_gen_mflux.tiny.tiny_seedvr2``).
 """
 
 from __future__ import annotations
