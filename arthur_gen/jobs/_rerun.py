@@ -64,24 +64,15 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _from_file(path: Path) -> tuple[Kind, str, str, Request]:
     if path.suffix.lower() == ".json":
         return _from_metadata(_read_json(path), str(path))
-    if path.suffix.lower() == ".png":
-        try:
-            meta = read_png_metadata(path)
-        except (OSError, ValueError) as exc:
-            meta = None
-            problem = f"{exc}"
-        else:
-            problem = "no arthur-gen metadata embedded"
-        if meta is not None:
-            return _from_metadata(meta, str(path))
-    elif path.suffix.lower() in (".mp4", ".mov"):
+    suffix = path.suffix.lower()
+    if suffix in (".png", ".mp4", ".mov"):
         from ..media._mp4meta import read_mp4_metadata
 
+        reader = read_png_metadata if suffix == ".png" else read_mp4_metadata
         try:
-            meta = read_mp4_metadata(path)
+            meta = reader(path)
         except (OSError, ValueError) as exc:
-            meta = None
-            problem = f"{exc}"
+            meta, problem = None, f"{exc}"
         else:
             problem = "no arthur-gen metadata embedded"
         if meta is not None:
