@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SLOW = "slow: the real Wan VAE architecture (minutes on a CPU); skipped unless run with -m slow"
+SLOW = "slow: the real Wan VAE architecture (long on a CPU); skipped unless run with -m slow"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -17,7 +17,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if "slow" in (config.option.markexpr or "").replace("not slow", ""):
         return
-    skip = pytest.mark.skip(reason="slow (the real Wan VAE, minutes on a CPU): run with -m slow")
+    skip = pytest.mark.skip(reason="slow (the real Wan VAE, long on a CPU): run with -m slow")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
