@@ -6,18 +6,29 @@ httpx loads only when an upload or a login runs. The loopback emulator lives in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import arthur_gen
-
-from ._publisher import LinkedInPublisher, add_token, login
 
 if TYPE_CHECKING:
     from arthur_gen.publish import RegisterPublisher
 
+    from ._publisher import LinkedInPublisher, add_token, login
+
 __all__ = ["LinkedInPublisher", "add_token", "login", "register_publishers"]
+
+
+def __getattr__(name: str) -> Any:
+    """The publisher module loads on first use: listing backends never needs it (start-up)."""
+    if name in ("LinkedInPublisher", "add_token", "login"):
+        from . import _publisher
+
+        return getattr(_publisher, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @arthur_gen.hookimpl
 def register_publishers(register: RegisterPublisher) -> None:
+    from ._publisher import LinkedInPublisher
+
     register(LinkedInPublisher())

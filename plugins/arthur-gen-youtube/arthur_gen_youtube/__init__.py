@@ -6,18 +6,29 @@ login runs. The loopback emulator lives in :mod:`arthur_gen_youtube.emulator`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import arthur_gen
-
-from ._publisher import YouTubePublisher, add_credentials, login
 
 if TYPE_CHECKING:
     from arthur_gen.publish import RegisterPublisher
 
+    from ._publisher import YouTubePublisher, add_credentials, login
+
 __all__ = ["YouTubePublisher", "add_credentials", "login", "register_publishers"]
+
+
+def __getattr__(name: str) -> Any:
+    """The publisher module loads on first use: listing backends never needs it (start-up)."""
+    if name in ("YouTubePublisher", "add_credentials", "login"):
+        from . import _publisher
+
+        return getattr(_publisher, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @arthur_gen.hookimpl
 def register_publishers(register: RegisterPublisher) -> None:
+    from ._publisher import YouTubePublisher
+
     register(YouTubePublisher())
