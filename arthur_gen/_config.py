@@ -17,7 +17,6 @@ import attrs
 
 from ._secrets import Secret
 from .errors import ConfigError, NeedsKeyError
-from .jobs._atomic import atomic_write_bytes
 
 __all__ = [
     "Settings",
@@ -252,6 +251,8 @@ def set_config_value(dotted: str, value: Any) -> Path:
             lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        from .jobs._atomic import atomic_write_bytes
+
         atomic_write_bytes(path, ("\n".join(lines) + "\n").encode(), mode=0o600)
     except OSError as exc:
         raise ConfigError(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
 from .._models import ModelInfo, PriceBasis
 from .._requests import ImageRequest, VideoRequest
 from ..errors import BudgetExceededError, UnknownPriceError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["Estimate", "check_budget", "estimate_request", "period_starts", "spent_since"]
 

@@ -13,7 +13,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import quote, urlsplit
 
@@ -614,6 +613,8 @@ class _ReplicateBackend(RemoteBackend):
         started = ctx.submit_started_at if ctx.submit_started_at is not None else since
         cutoff = started - _RECONCILE_SLACK_S
         until = time.time() + _RECONCILE_SLACK_S
+        from datetime import UTC, datetime  # here, not at import: start-up lists backends only
+
         after = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         before = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         cursor: str = f"/v1/predictions?created_after={quote(after)}&created_before={quote(before)}"
@@ -787,6 +788,8 @@ def _settle_hint(job_id: str, prediction: str = "PREDICTION") -> str:
 def _timestamp(value: Any) -> float | None:
     if not isinstance(value, str) or not value:
         return None
+    from datetime import UTC, datetime
+
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
