@@ -258,11 +258,18 @@ class YouTubePublisher(Publisher):
         from googleapiclient.errors import HttpError
         from googleapiclient.http import MediaFileUpload
 
+        class WholeChunks(MediaFileUpload):  # type: ignore[misc]
+            """Each chunk goes out as one buffer: given the file as a stream, http.client would
+            write it 8 KiB per call (half the throughput); a chunk in memory is ``chunk_bytes``."""
+
+            def has_stream(self) -> bool:
+                return False
+
         path = ctx.request.video
         size = Path(path).stat().st_size
         mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
         for _session in range(3):
-            media = MediaFileUpload(path, mimetype=mime, chunksize=self.chunk_bytes, resumable=True)
+            media = WholeChunks(path, mimetype=mime, chunksize=self.chunk_bytes, resumable=True)
             request = service.videos().insert(
                 part="snippet,status", body=self._body(ctx), media_body=media, notifySubscribers=False
             )
