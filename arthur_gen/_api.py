@@ -114,9 +114,15 @@ def estimate(
     """What a request would cost, from the model's price basis. Sends nothing.
 
     The cost on the backend that would run it (none can: the first whose model accepts the
-    request); ``plan(...).route`` has every option's cost.
+    request). Routed (``auto``, the default, or a preference list), ``.options`` lists every
+    backend considered with its cost and whether it runs here, local and cloud side by side.
     """
-    return plan(kind, prompt, backend=backend, model=model, **fields).estimate
+    import attrs
+
+    the_plan = plan(kind, prompt, backend=backend, model=model, **fields)
+    if the_plan.route is None:
+        return the_plan.estimate
+    return attrs.evolve(the_plan.estimate, options=the_plan.route.options)
 
 
 def _run(

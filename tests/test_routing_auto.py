@@ -335,3 +335,16 @@ def test_a_configured_backend_that_cannot_run_is_not_marked_default(pair: Pair, 
     pair[0].weights = True
     assert main(["backends", "--json"]) == 0
     assert {r["id"]: r for r in json.loads(capsys.readouterr().out)}["local-clip"]["default"]
+
+
+def test_estimate_shows_every_option_with_its_cost(pair: Pair, monkeypatch: Any) -> None:
+    local, _ = pair
+    local.weights = False
+    monkeypatch.setenv(TOKEN_ENV, "tok")
+    cost = arthur_gen.estimate("video", "waves")
+    assert cost.usd == 0.5  # what would run: the cloud
+    options = {o.backend: (o.usd, o.runs, o.chosen) for o in cost.options}
+    assert options == {"local-clip": (0.0, False, False), "cloud-clip": (0.5, True, True)}
+    assert [o["backend"] for o in cost.to_dict()["options"]] == ["local-clip", "cloud-clip"]  # type: ignore[union-attr]
+    named = arthur_gen.estimate("video", "waves", backend="cloud-clip")
+    assert named.usd == 0.5 and named.options == () and "options" not in named.to_dict()

@@ -15,6 +15,8 @@ from ..errors import BudgetExceededError, UnknownPriceError
 if TYPE_CHECKING:
     import sqlite3
 
+    from .._routing import RouteOption
+
 __all__ = ["Estimate", "check_budget", "estimate_request", "period_starts", "spent_since"]
 
 Request = ImageRequest | VideoRequest
@@ -22,11 +24,16 @@ Request = ImageRequest | VideoRequest
 
 @attrs.frozen(kw_only=True)
 class Estimate:
-    """What a request is expected to cost. ``usd`` is None when the price is unknown."""
+    """What a request is expected to cost. ``usd`` is None when the price is unknown.
+
+    ``options``: when the backend was routed (``auto`` or a preference list), every backend
+    considered, with its cost and whether it runs here (local and cloud side by side).
+    """
 
     usd: float | None
     basis: PriceBasis
     detail: str
+    options: tuple[RouteOption, ...] = attrs.field(default=(), eq=False)
 
     @property
     def known(self) -> bool:
@@ -36,7 +43,10 @@ class Estimate:
         return f"${self.usd:.4f} ({self.detail})" if self.usd is not None else self.detail
 
     def to_dict(self) -> dict[str, object]:
-        return {"usd": self.usd, "basis": self.basis.value, "detail": self.detail}
+        data: dict[str, object] = {"usd": self.usd, "basis": self.basis.value, "detail": self.detail}
+        if self.options:
+            data["options"] = [o.to_dict() for o in self.options]
+        return data
 
 
 def _output_count(request: Request, model: ModelInfo) -> int:
