@@ -14,6 +14,7 @@ No third-party library: only the standard library, and IPython (already loaded i
 
 from __future__ import annotations
 
+import abc
 import os
 import sys
 import threading
@@ -63,7 +64,7 @@ class _Job:
         return None
 
 
-class _Display:
+class _Display(abc.ABC):
     """Jobs by id, fed by events from any thread; subclasses draw them."""
 
     def __init__(self) -> None:
@@ -89,8 +90,9 @@ class _Display:
             job.update(event)
             self._changed(job, event)
 
+    @abc.abstractmethod
     def _changed(self, job: _Job, event: ProgressEvent) -> None:
-        raise NotImplementedError
+        """Show ``job`` after ``event`` (a terminal redraw, a notebook update)."""
 
 
 def _elapsed(job: _Job) -> str:

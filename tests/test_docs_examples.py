@@ -212,7 +212,11 @@ def _clip(path: Path) -> None:
         out.mux(stream.encode(None))
 
 
-@pytest.mark.parametrize("page", sorted({e.page for e in EXAMPLES}), ids=lambda p: str(p.relative_to(ROOT)))
+# Pages with at least one example that can run here (the publisher READMEs only sign in and post).
+RUNNABLE_PAGES = sorted({e.page for e in EXAMPLES if not _why_not(e.command)})
+
+
+@pytest.mark.parametrize("page", RUNNABLE_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_documented_commands_run_offline_and_print_what_the_docs_show(
     page: Path,
     emulator: str,
@@ -247,9 +251,7 @@ def test_documented_commands_run_offline_and_print_what_the_docs_show(
                 problems.append(f"{example}: the docs show {missing!r}; it printed:\n{out[-1500:]}")
     finally:
         _plugins._reset_for_tests()
-    assert not problems, "\n\n".join(problems)
-    if not ran:
-        pytest.skip(f"none of {page.name}'s examples can run here (see _NOT_OFFLINE)")
+    assert ran and not problems, "\n\n".join(problems)
 
 
 def test_the_not_offline_rules_are_used() -> None:

@@ -38,7 +38,10 @@ def real_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         registered(arthur_gen_replicate, name="first-hour-replicate"),
         registered(arthur_gen_mlx_video, name="first-hour-mlx-video"),
     ):
-        if not arthur_gen.get_backend("mflux", "image").availability().ok:
+        availability = arthur_gen.get_backend("mflux", "image").availability()
+        if not availability.ok:
+            if os.environ.get("ARTHUR_GEN_REQUIRE_MFLUX") == "1":  # CI installs it: fail, never skip
+                pytest.fail(f"ARTHUR_GEN_REQUIRE_MFLUX=1 but mflux cannot run: {availability.describe()}")
             pytest.skip("mflux cannot run on this machine at all")
         yield hub
 
