@@ -504,7 +504,8 @@ def check_publisher(
     Always: a named :class:`arthur_gen.publish.Publisher` with ``Limits``, string targets and
     links, an own ``upload``. With ``video`` and ``account``: an upload returns an ``Outcome``,
     saves checkpoints without tokens, and running it again from its last checkpoint returns
-    the same remote id (a resumed job never publishes twice).
+    the same remote id (a resumed job never publishes twice); with ``hashes_during_upload``, a
+    refusal from ``ctx.before_publish()`` stops the upload.
     """
     import json
 
@@ -525,6 +526,20 @@ def check_publisher(
     def save(checkpoint: dict[str, Any], durable: bool) -> None:
         saved.append(checkpoint)
 
+    if publisher.hashes_during_upload:  # it must ask before publishing, and stop when refused
+        from .errors import InvalidRequestError
+
+        def refuse() -> None:
+            raise InvalidRequestError("conformance: a duplicate")
+
+        refused = PublishContext(request, account, "conformance0001", {}, save, before_publish=refuse)
+        try:
+            publisher.upload(refused)
+        except InvalidRequestError as exc:
+            assert "conformance: a duplicate" in str(exc), f"the refusal was replaced by {exc!r}"
+        else:
+            raise AssertionError("hashes_during_upload is set but upload() never calls ctx.before_publish()")
+        saved.clear()
     ctx = PublishContext(request, account, "conformance0000", {}, save)
     first = publisher.upload(ctx)
     assert isinstance(first, Outcome) and first.remote_id, f"upload returned {first!r}"

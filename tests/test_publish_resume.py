@@ -13,98 +13,39 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from arthur_gen_linkedin import add_token
 from arthur_gen_linkedin.emulator import Emulator as LinkedInEmulator
-from arthur_gen_youtube import add_credentials
 from arthur_gen_youtube.emulator import Emulator as YouTubeEmulator
 
 import arthur_gen
 from arthur_gen.errors import InvalidRequestError, SubmitUncertainError
-from arthur_gen.publish import Publication, confirm, get_publisher, publications, publish
+from arthur_gen.publish import Publication, confirm, publications, publish
 
-from ._publish_kit import make_mp4
+from ._publish_kit import CHUNK, PART, Killed, bytes_put, die_after, owner_died
+from ._publish_kit import clip as clip
+from ._publish_kit import linkedin as linkedin
+from ._publish_kit import pristine as pristine
 from ._publish_kit import publishers as publishers
-
-CHUNK = 256 * 1024
-PART = 256 * 1024
-
-
-class _Killed(BaseException):
-    """Stands in for the process dying: nothing after it runs, no handler records anything."""
-
-
-@pytest.fixture
-def youtube(monkeypatch: pytest.MonkeyPatch, publishers: None, tmp_path: Path) -> Iterator[YouTubeEmulator]:
-    with YouTubeEmulator() as emu:
-        monkeypatch.setenv("ARTHUR_GEN_YOUTUBE_ROOT_URL", emu.url)
-        monkeypatch.setenv("ARTHUR_GEN_YOUTUBE_CHUNK_BYTES", str(CHUNK))
-        add_credentials(emu.write_credentials(tmp_path))
-        pub = get_publisher("youtube")
-        pub.chunk_bytes = CHUNK  # type: ignore[attr-defined]
-        pub._sleep = lambda s: None  # type: ignore[attr-defined]
-        yield emu
-
-
-@pytest.fixture
-def linkedin(monkeypatch: pytest.MonkeyPatch, publishers: None) -> Iterator[LinkedInEmulator]:
-    with LinkedInEmulator(part_bytes=PART, processing_polls=1) as emu:
-        monkeypatch.setenv("ARTHUR_GEN_LINKEDIN_API_URL", emu.url)
-        add_token(emu.token)
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_mp4(tmp_path_factory.mktemp("resume") / "clip.mp4", seconds=3.2, pad_bytes=12 * CHUNK)
-
-
-@pytest.fixture
-def clip(pristine: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copy(pristine, tmp_path / "clip.mp4"))
-
-
-def _die_after(limit: int) -> Callable[[int, int], None]:
-    def progress(sent: int, total: int) -> None:
-        if sent >= limit:
-            raise _Killed
-
-    return progress
-
-
-def _owner_died() -> None:
-    """Hand the killed job's lease to a process that has exited, as a real SIGKILL leaves it."""
-    from arthur_gen.jobs._store import get_store
-
-    gone = subprocess.Popen([sys.executable, "-c", ""])
-    gone.wait()
-    job_id = publications()[0]["job_id"]
-    get_store().set(
-        job_id, lease_owner=f"{os.uname().nodename}:{gone.pid}:dead", lease_until=time.time() + 30
-    )
-
-
-def _bytes_put(emu: YouTubeEmulator) -> int:
-    return sum(s["bytes_put"] for s in emu.snapshot()["sessions"].values())
+from ._publish_kit import youtube as youtube
 
 
 def test_resume_finishes_an_interrupted_youtube_upload_from_the_server_offset(
     youtube: YouTubeEmulator, clip: Path
 ) -> None:
-    with pytest.raises(_Killed):
-        publish(clip, to="youtube", title="Resumed", progress=_die_after(4 * CHUNK))
-    _owner_died()
+    with pytest.raises(Killed):
+        publish(clip, to="youtube", title="Resumed", progress=die_after(4 * CHUNK))
+    owner_died()
     assert youtube.snapshot()["inserts"] == 0 and publications()[0]["state"] == "running"
     ((job_id, outcome),) = arthur_gen.resume()
     assert isinstance(outcome, Publication), outcome
     snap = youtube.snapshot()
     assert snap["inserts"] == 1 and outcome.remote_id == snap["videos"][0]["id"]
     assert len(snap["sessions"]) == 1  # the saved session, not a new one
-    assert _bytes_put(youtube) - clip.stat().st_size <= CHUNK
+    assert bytes_put(youtube) - clip.stat().st_size <= CHUNK
     assert publications()[0] == {**publications()[0], "job_id": job_id, "state": "saved"}
     assert arthur_gen.resume() == []  # nothing left, nothing sent again
     assert youtube.snapshot()["inserts"] == 1
@@ -112,9 +53,9 @@ def test_resume_finishes_an_interrupted_youtube_upload_from_the_server_offset(
 
 def test_resume_and_publish_again_agree(youtube: YouTubeEmulator, clip: Path) -> None:
     """After resume finished it, the same publish is refused as a duplicate (same job, same key)."""
-    with pytest.raises(_Killed):
-        publish(clip, to="youtube", title="Twice", progress=_die_after(2 * CHUNK))
-    _owner_died()
+    with pytest.raises(Killed):
+        publish(clip, to="youtube", title="Twice", progress=die_after(2 * CHUNK))
+    owner_died()
     arthur_gen.resume()
     with pytest.raises(InvalidRequestError, match="--force"):
         publish(clip, to="youtube", title="Twice")
@@ -122,9 +63,9 @@ def test_resume_and_publish_again_agree(youtube: YouTubeEmulator, clip: Path) ->
 
 
 def test_resume_finishes_linkedin_parts_with_one_post(linkedin: LinkedInEmulator, clip: Path) -> None:
-    with pytest.raises(_Killed):
-        publish(clip, to="linkedin", text="parts", progress=_die_after(3 * PART))
-    _owner_died()
+    with pytest.raises(Killed):
+        publish(clip, to="linkedin", text="parts", progress=die_after(3 * PART))
+    owner_died()
     ((_, outcome),) = arthur_gen.resume()
     assert isinstance(outcome, Publication), outcome
     snap = linkedin.snapshot()
@@ -151,9 +92,9 @@ def test_resume_after_the_post_left_needs_confirmation_never_posts(
 def test_resume_refuses_a_video_that_changed_since_the_upload_began(
     youtube: YouTubeEmulator, clip: Path
 ) -> None:
-    with pytest.raises(_Killed):
-        publish(clip, to="youtube", title="Changed", progress=_die_after(2 * CHUNK))
-    _owner_died()
+    with pytest.raises(Killed):
+        publish(clip, to="youtube", title="Changed", progress=die_after(2 * CHUNK))
+    owner_died()
     with clip.open("r+b") as fh:  # same size, other bytes: a resumed session would mix two files
         fh.seek(-10, os.SEEK_END)
         fh.write(b"X" * 10)
@@ -222,7 +163,7 @@ def test_cli_resume_after_sigkill_mid_youtube_upload(youtube: YouTubeEmulator, c
     snap = youtube.snapshot()
     assert outcome["ok"] and outcome["result"]["remote_id"] == snap["videos"][0]["id"]
     assert snap["inserts"] == 1 and len(snap["sessions"]) == 1
-    assert _bytes_put(youtube) - clip.stat().st_size <= CHUNK
+    assert bytes_put(youtube) - clip.stat().st_size <= CHUNK
 
 
 def test_cli_sigkill_exactly_at_the_linkedin_post_then_resume(linkedin: LinkedInEmulator, clip: Path) -> None:

@@ -389,6 +389,10 @@ class Store:
                 with self._errors():
                     self._db().execute("PRAGMA synchronous=NORMAL")
 
+    def update_in(self, db: sqlite3.Connection, job_id: str, **values: Any) -> None:
+        """Change fields of one job inside the caller's :meth:`transaction`."""
+        self._update(db, job_id, **values)
+
     def _update(
         self, db: sqlite3.Connection, job_id: str, *, expect_owner: str | None = None, **values: Any
     ) -> None:

@@ -57,6 +57,7 @@ class PublishContext:
         checkpoint: dict[str, Any],
         save: Callable[[dict[str, Any], bool], None],
         progress: Callable[[int, int], None] | None = None,
+        before_publish: Callable[[], None] | None = None,
     ) -> None:
         self.request = request
         self.account = account
@@ -64,6 +65,7 @@ class PublishContext:
         self.checkpoint = dict(checkpoint)
         self._save = save
         self._progress = progress
+        self._before_publish = before_publish
 
     @property
     def marker(self) -> str:
@@ -79,12 +81,25 @@ class PublishContext:
         if self._progress is not None:
             self._progress(sent, total)
 
+    def before_publish(self) -> None:
+        """Call right before the request that makes the upload a published item.
+
+        For a publisher with ``hashes_during_upload``, this waits for the file's digest and runs
+        the duplicate check; it raises (and the job stops, having published nothing) when the
+        same file is already published or in flight. A no-op once done, and for other publishers.
+        """
+        if self._before_publish is not None:
+            self._before_publish()
+
 
 class Publisher(abc.ABC):
     """A platform. Subclasses set ``name`` and ``limits`` and implement :meth:`upload`."""
 
     name: ClassVar[str] = ""
     limits: ClassVar[Limits] = Limits()
+    #: True when :meth:`upload` calls ``ctx.before_publish()`` before the request that publishes
+    #: (and publishes nothing before it): the upload then starts while the file is hashed.
+    hashes_during_upload: ClassVar[bool] = False
 
     def validate(self, request: PublishRequest) -> None:
         """Refuse a request this platform cannot take (raise ``InvalidRequestError``)."""

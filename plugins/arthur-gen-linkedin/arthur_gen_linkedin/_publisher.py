@@ -81,6 +81,7 @@ class LinkedInPublisher(Publisher):
     """``linkedin``: one video post for the account's author (a person or an organisation)."""
 
     name = "linkedin"
+    hashes_during_upload = True  # nothing is public before the finalize and the post
     limits = Limits(
         containers=("mp4",),
         max_bytes=5 * 1024**3,
@@ -160,6 +161,7 @@ class LinkedInPublisher(Publisher):
                 return self._found_or_uncertain(ctx, client, author)
             if not cp.get("available"):
                 self._upload_video(ctx, client, author)
+            ctx.before_publish()
             return self._post(ctx, client, author)
 
     def _confirm_text(self, ctx: PublishContext) -> str:
@@ -249,6 +251,7 @@ class LinkedInPublisher(Publisher):
         else:
             raise GenerationError("LinkedIn's upload URLs kept expiring; try again later.")
         if not ctx.checkpoint.get("finalized"):
+            ctx.before_publish()  # the finalized video can be posted: duplicates checked first
             cp = ctx.checkpoint
             self._call(
                 client,

@@ -124,6 +124,7 @@ class YouTubePublisher(Publisher):
     """``youtube``: videos.insert through a resumable session, then an optional thumbnail."""
 
     name = "youtube"
+    hashes_during_upload = True  # the video exists only once its last chunk is in
     limits = Limits(
         containers=("mp4", "mov", "webm", "mkv", "avi", "mpeg", "mpg", "flv", "3gp", "wmv"),
         max_bytes=256 * 1024**3,
@@ -283,6 +284,8 @@ class YouTubePublisher(Publisher):
                 request.resumable_uri = uri
             failures = 0
             while True:
+                if request._in_error_state or request.resumable_progress + self.chunk_bytes >= size:
+                    ctx.before_publish()  # this call may send the last chunk: duplicates checked first
                 try:
                     status, response = request.next_chunk(num_retries=0)
                 except HttpError as exc:
