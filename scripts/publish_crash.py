@@ -11,8 +11,10 @@ then settles it as a user would, by looking at the platform (``publications conf
 
 Printed per phase: trials, how many resumes saved the job, how many said ``needs
 confirmation``, videos (YouTube) or posts (LinkedIn) created, duplicates, the most bytes any
-trial sent again (the goal: at most one chunk or part), and how many uploads arrived intact
-(YouTube: the digest of what the emulator received; LinkedIn: every part's ETag). Exits 1 on a
+trial sent again (the goal: at most one chunk or part), how many uploads arrived intact
+(YouTube: the digest of what the emulator received; LinkedIn: every part's ETag), and how many
+trials were stopped before the job knew its file's digest (the upload starts while a thread
+hashes the file; the job is then resumed by its unchanged file's path, size, inode and mtime). Exits 1 on a
 duplicate, a damaged upload or more than one chunk sent again.
 """
 
@@ -61,11 +63,12 @@ def _video(path: Path) -> Path:
 
 
 def _unique(base: Path, folder: Path, n: int) -> Path:
-    """A copy of ``base`` with its own content (so each trial is a new publication, not a duplicate)."""
+    """A copy of ``base`` with its own content and size (a new publication, not a duplicate; a
+    size no earlier trial had, so the upload starts while the file is hashed)."""
     path = folder / f"trial-{n:03d}.mp4"
     shutil.copyfile(base, path)
     with path.open("ab") as fh:
-        fh.write((24).to_bytes(4, "big") + b"free" + os.urandom(16))
+        fh.write((24 + n).to_bytes(4, "big") + b"free" + os.urandom(16 + n))
     return path
 
 
@@ -169,6 +172,7 @@ class Trials:
             emu.release()
         if "Traceback" in err:
             raise RuntimeError(f"{platform}/{phase}: a traceback reached the user:\n{err}")
+        hashing = self._hashing()
         resumed = self._cli("resume", "--json")
         if "Traceback" in resumed.stderr:
             raise RuntimeError(f"{platform}/{phase}: resume printed a traceback:\n{resumed.stderr}")
@@ -189,7 +193,15 @@ class Trials:
             "resent": bytes1 - bytes0 - size,
             "intact": self._intact(platform, outcome["job_id"], video),
             "hung": hung,
+            "hashing": hashing,
         }
+
+    def _hashing(self) -> bool:
+        """Whether the newest publish job was stopped before its digest was known (still 'pending:')."""
+        from arthur_gen.jobs._store import get_store
+
+        sql = "SELECT request_hash FROM jobs WHERE kind = 'publish' ORDER BY created_at DESC LIMIT 1"
+        return str(get_store().scalar(sql)).startswith("pending:")
 
     def _intact(self, platform: str, job_id: str, video: Path) -> bool:
         """The platform holds exactly the file's bytes (YouTube: digest; LinkedIn: every part's ETag)."""
@@ -254,6 +266,7 @@ def main() -> int:
                             max(r["resent"] for r in results),
                             sum(r["intact"] for r in results),
                             sum(r["hung"] for r in results),
+                            sum(r["hashing"] for r in results),
                         ]
                     )
                     print(" ".join(str(c) for c in rows[-1]), file=sys.stderr, flush=True)
@@ -272,6 +285,7 @@ def main() -> int:
         "max resent B",
         "intact",
         "slow exit",
+        "before digest",
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     for line in [head, *rows]:
