@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -53,6 +53,7 @@ __all__ = [
     "png_bytes",
     "record_job",
     "registered",
+    "serve_until_stopped",
 ]
 
 Request = ImageRequest | VideoRequest
@@ -527,7 +528,6 @@ def check_publisher(
         saved.append(checkpoint)
 
     if publisher.hashes_during_upload:  # it must ask before publishing, and stop when refused
-        from .errors import InvalidRequestError
 
         def refuse() -> None:
             raise InvalidRequestError("conformance: a duplicate")
@@ -549,3 +549,29 @@ def check_publisher(
         assert secret.reveal() not in dumped, "a token was written into a checkpoint"
     again = publisher.upload(PublishContext(request, account, "conformance0000", saved[-1], save))
     assert again.remote_id == first.remote_id, "resuming a finished upload published again"
+
+
+def serve_until_stopped(lines: Iterable[str]) -> int:
+    """For an emulator's ``__main__``: print ``lines`` (its address, the setup commands), then
+    serve until Ctrl-C or SIGTERM; exits 0 even when the reader of its output went away."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        for line in lines:
+            print(line, flush=True)
+    except BrokenPipeError:
+        pass
+    while not stop.wait(1.0):
+        pass
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no failing flush at exit
+    return 0

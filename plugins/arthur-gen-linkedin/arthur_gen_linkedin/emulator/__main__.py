@@ -1,9 +1,10 @@
-"""``python -m arthur_gen_linkedin.emulator [--port N]``: run the emulator until Ctrl-C."""
+"""``python -m arthur_gen_linkedin.emulator [--port N]``: run the emulator until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
-import time
+
+from arthur_gen.testing import serve_until_stopped
 
 from . import Emulator
 
@@ -13,15 +14,13 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     with Emulator(port=args.port) as emu:
-        print(f"LinkedIn emulator on {emu.url}")
-        print(f"  export ARTHUR_GEN_LINKEDIN_API_URL={emu.url} EMU_TOKEN={emu.token}")
-        print("  arthur-gen accounts add linkedin --token-env EMU_TOKEN")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-    return 0
+        return serve_until_stopped(
+            [
+                f"LinkedIn emulator on {emu.url}",
+                f"  export ARTHUR_GEN_LINKEDIN_API_URL={emu.url} EMU_TOKEN={emu.token}",
+                "  arthur-gen accounts add linkedin --token-env EMU_TOKEN",
+            ]
+        )
 
 
 if __name__ == "__main__":

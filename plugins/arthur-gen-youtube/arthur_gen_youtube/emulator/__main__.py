@@ -1,9 +1,10 @@
-"""``python -m arthur_gen_youtube.emulator [--port N]``: run the emulator until Ctrl-C."""
+"""``python -m arthur_gen_youtube.emulator [--port N]``: run the emulator until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
-import time
+
+from arthur_gen.testing import serve_until_stopped
 
 from . import Emulator
 
@@ -13,15 +14,13 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     with Emulator(port=args.port) as emu:
-        print(f"YouTube emulator on {emu.url}")
-        print(f"  export ARTHUR_GEN_YOUTUBE_ROOT_URL={emu.url}")
-        print(f"  arthur-gen accounts add youtube --credentials {emu.write_credentials()}")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-    return 0
+        return serve_until_stopped(
+            [
+                f"YouTube emulator on {emu.url}",
+                f"  export ARTHUR_GEN_YOUTUBE_ROOT_URL={emu.url}",
+                f"  arthur-gen accounts add youtube --credentials {emu.write_credentials()}",
+            ]
+        )
 
 
 if __name__ == "__main__":
