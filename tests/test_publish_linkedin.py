@@ -206,3 +206,53 @@ def test_token_never_in_store_or_errors(
         if path.is_file() and "accounts" not in path.parts:
             texts.append(path.read_bytes().decode("latin-1"))
     assert not any(emu.token in t for t in texts)
+
+
+def _login_with_refresh(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    emu.issue_refresh_tokens()
+    monkeypatch.setenv("LI_SECRET", emu.client_secret)
+    login(client_id="abc", client_secret_env="LI_SECRET", open_url=lambda u: httpx.get(u, follow_redirects=True))
+
+
+def test_an_expired_token_is_refreshed_mid_upload_and_saved(
+    emu: Emulator, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An app approved for refresh: a 401 mid-upload refreshes once, goes on from the checkpoint."""
+    _login_with_refresh(emu, monkeypatch)
+    account = load_account("linkedin", "default")
+    assert account.secret("refresh_token") is not None and "refresh" not in repr(account)
+    parts_seen = 0
+
+    def progress(sent: int, total: int) -> None:
+        nonlocal parts_seen
+        parts_seen += 1
+        if parts_seen == 2:
+            emu.expire_token()  # the token in use stops working half-way
+
+    done = publish(video, to="linkedin", text="refreshed", progress=progress)
+    snap = emu.snapshot()
+    assert done["state"] == "saved" and len(snap["posts"]) == 1 and emu.refreshes == 1
+    assert snap["inits"] == 1 and snap["bytes_put"] == video.stat().st_size  # no part sent again
+    saved = load_account("linkedin", "default").secret("token")
+    assert saved is not None and saved.reveal() == emu.token  # the new token is kept for next time
+    dumped = json.dumps([p for p in publications()], default=str)
+    assert emu.token not in dumped and emu.refresh_token not in dumped
+
+
+def test_a_token_near_its_expiry_is_refreshed_before_the_upload(
+    emu: Emulator, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from arthur_gen.publish import save_account
+
+    _login_with_refresh(emu, monkeypatch)
+    account = load_account("linkedin", "default")
+    save_account(account.updated(expires_at=time.time() + 60))
+    publish(video, to="linkedin", text="early")
+    assert emu.refreshes == 1 and len(emu.snapshot()["posts"]) == 1
+
+
+def test_without_a_refresh_token_a_401_says_sign_in_again(emu: Emulator, video: Path) -> None:
+    emu.expire_token()
+    with pytest.raises(AuthenticationError, match="accounts login linkedin"):
+        publish(video, to="linkedin", text="x")
+    assert emu.refreshes == 0 and emu.snapshot()["posts"] == []

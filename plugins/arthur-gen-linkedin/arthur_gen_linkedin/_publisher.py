@@ -34,7 +34,7 @@ from arthur_gen.publish import (
     save_account,
 )
 
-__all__ = ["DEFAULT_VERSION", "LinkedInPublisher", "add_token", "login"]
+__all__ = ["DEFAULT_VERSION", "LinkedInPublisher", "TokenRefusedError", "add_token", "login"]
 
 API_ENV = "ARTHUR_GEN_LINKEDIN_API_URL"
 VERSION_ENV = "ARTHUR_GEN_LINKEDIN_VERSION"
@@ -53,6 +53,17 @@ def _auth_root() -> str:
     return _api() if os.environ.get(API_ENV) else DEFAULT_AUTH
 
 
+class TokenRefusedError(AuthenticationError):
+    """LinkedIn answered 401: the access token expired or was revoked."""
+
+
+_SIGN_IN_AGAIN = (
+    "LinkedIn refused the account's token (expired or revoked; most LinkedIn apps get no refresh "
+    "token, tokens last 60 days). Sign in again with `arthur-gen accounts login linkedin`."
+)
+REFRESH_MARGIN_S = 300.0  # refresh a token this close to its expiry before using it
+
+
 def _error(resp: Any) -> Exception:
     try:
         data = resp.json()
@@ -60,10 +71,7 @@ def _error(resp: Any) -> Exception:
         data = {}
     message = str(data.get("message") or data.get("code") or resp.reason_phrase)
     if resp.status_code == 401:
-        return AuthenticationError(
-            "LinkedIn refused the account's token (expired or revoked; most LinkedIn apps get no refresh "
-            "token, tokens last 60 days). Sign in again with `arthur-gen accounts login linkedin`."
-        )
+        return TokenRefusedError(_SIGN_IN_AGAIN)
     if resp.status_code == 403:
         return AuthenticationError(
             f"LinkedIn refused the permission ({message}): the app needs the w_member_social scope "
@@ -153,6 +161,17 @@ class LinkedInPublisher(Publisher):
             raise ConfigError(
                 "The LinkedIn account has no author URN; re-add it with --author urn:li:person:..."
             )
+        if _expiring(ctx.account):
+            ctx.account = _refreshed(ctx.account)
+        try:
+            return self._upload_with(ctx, author)
+        except TokenRefusedError:
+            if ctx.account.secret("refresh_token") is None:
+                raise
+            ctx.account = _refreshed(ctx.account)  # then on from the checkpoint, once
+            return self._upload_with(ctx, author)
+
+    def _upload_with(self, ctx: PublishContext, author: str) -> Outcome:
         with self._client(ctx.account) as client:
             cp = ctx.checkpoint
             if cp.get("post_urn"):
@@ -363,6 +382,52 @@ class LinkedInPublisher(Publisher):
         return Outcome(remote_id=urn, url=self.url_for(urn))
 
 
+def _expiring(account: Account) -> bool:
+    """A refreshable token that has expired or is about to."""
+    expires_at = account.get("expires_at")
+    if account.secret("refresh_token") is None or not isinstance(expires_at, (int, float)):
+        return False
+    return float(expires_at) < time.time() + REFRESH_MARGIN_S
+
+
+def _refreshed(account: Account) -> Account:
+    """A new access token from the account's refresh token (LinkedIn's programmatic refresh), saved."""
+    import httpx
+
+    refresh, secret = account.secret("refresh_token"), account.secret("client_secret")
+    client_id = account.get("client_id")
+    if refresh is None or secret is None or not client_id:
+        raise AuthenticationError(_SIGN_IN_AGAIN)
+    try:
+        resp = httpx.post(
+            f"{_auth_root()}/oauth/v2/accessToken",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh.reveal(),
+                "client_id": client_id,
+                "client_secret": secret.reveal(),
+            },
+            timeout=30,
+        )
+    except httpx.TransportError as exc:
+        raise UploadInterruptedError(f"LinkedIn could not be reached ({type(exc).__name__}).") from None
+    if resp.status_code >= 400:
+        raise AuthenticationError(
+            f"LinkedIn refused to refresh the account's token ({resp.status_code}; refresh tokens last a "
+            "year). Sign in again with `arthur-gen accounts login linkedin`."
+        )
+    data = resp.json()
+    changes: dict[str, Any] = {
+        "token": data["access_token"],
+        "expires_at": time.time() + float(data.get("expires_in", 0)),
+    }
+    if data.get("refresh_token"):
+        changes["refresh_token"] = data["refresh_token"]
+    updated = account.updated(**changes)
+    save_account(updated)
+    return updated
+
+
 def add_token(
     token: str, name: str = "default", author: str | None = None, version: str | None = None
 ) -> Account:
@@ -442,8 +507,8 @@ def login(
         "token": data["access_token"],
         "expires_at": time.time() + float(data.get("expires_in", 0)),
     }
-    if data.get("refresh_token"):
-        fields["refresh_token"] = data["refresh_token"]
+    if data.get("refresh_token"):  # only apps LinkedIn approved for programmatic refresh get one
+        fields.update(refresh_token=data["refresh_token"], client_id=client_id, client_secret=secret.reveal())
     fields["author"] = _whoami(data["access_token"])
     account = Account("linkedin", name, fields)
     save_account(account)

@@ -83,11 +83,18 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(urllib.parse.parse_qsl(url.query))
         if url.path == "/oauth/v2/accessToken":
             form = dict(urllib.parse.parse_qsl(self._body().decode()))
-            if form.get("code") in self.emu.codes and form.get("client_secret") == self.emu.client_secret:
+            if form.get("client_secret") != self.emu.client_secret:
+                return self._send(401, {"error": "invalid_client"})
+            if form.get("grant_type") == "refresh_token":
+                if not self.emu.refresh_token or form.get("refresh_token") != self.emu.refresh_token:
+                    return self._send(400, {"error": "invalid_request", "error_description": "bad refresh"})
+                with self.emu.lock:
+                    self.emu.token = "AQV-emu-" + secrets.token_hex(16)
+                    self.emu.refreshes += 1
+                return self._send(200, self.emu.token_answer())
+            if form.get("code") in self.emu.codes:
                 self.emu.codes.discard(form["code"])
-                return self._send(
-                    200, {"access_token": self.emu.token, "expires_in": 5183999, "scope": "w_member_social"}
-                )
+                return self._send(200, self.emu.token_answer())
             return self._send(400, {"error": "invalid_request"})
         if url.path == "/_emulator/faults":
             self.emu.add_fault(json.loads(self._body())["kind"])
@@ -264,6 +271,8 @@ class Emulator:
         self.posts: list[dict[str, Any]] = []
         self.faults: list[str] = []
         self.codes: set[str] = set()
+        self.refresh_token = ""  # set (emu.issue_refresh_tokens()) for an app approved for refresh
+        self.refreshes = 0
         self.inits = 0
         self.bytes_put = 0
         self._server = _Server((host, port), _Handler)
@@ -274,6 +283,22 @@ class Emulator:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def issue_refresh_tokens(self) -> None:
+        """Act as an app LinkedIn approved for programmatic refresh: sign-ins get a refresh token."""
+        self.refresh_token = "AQX-emu-refresh-" + secrets.token_hex(12)
+
+    def expire_token(self) -> None:
+        """The access token in use expires: API calls with it get 401 until it is refreshed."""
+        with self.lock:
+            self.token = "AQV-emu-" + secrets.token_hex(16)
+
+    def token_answer(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"access_token": self.token, "expires_in": 5183999}
+        answer["scope"] = "w_member_social"
+        if self.refresh_token:
+            answer.update(refresh_token=self.refresh_token, refresh_token_expires_in=31535999)
+        return answer
 
     def add_fault(self, kind: str, times: int = 1) -> None:
         with self.lock:
