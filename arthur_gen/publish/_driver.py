@@ -356,14 +356,14 @@ def _drive_held(
             outcome = publisher.upload(ctx)
         settle_digest(strict=False)  # a publisher that never called before_publish
     except SubmitUncertainError as exc:
-        message = redact(str(exc), *acct.secrets())
+        message = redact(str(exc), *acct.secrets(), *ctx.account.secrets())
         store.set(job_id, state="uncertain", error=message, lease_owner=None, lease_until=None)
         raise SubmitUncertainError(message) from None
     except (KeyboardInterrupt, SystemExit):
         store.release(job_id, owner)  # stays 'running': the next publish (or resume) goes on with it
         raise
     except ArthurGenError as exc:
-        message = redact(str(exc), *acct.secrets())
+        message = redact(str(exc), *acct.secrets(), *ctx.account.secrets())
         retryable = bool(getattr(exc, "retryable", False))
         store.set(
             job_id,
@@ -375,7 +375,7 @@ def _drive_held(
         )
         raise type(exc)(message) from None
     except Exception as exc:
-        message = redact(f"{type(exc).__name__}: {exc}", *acct.secrets())
+        message = redact(f"{type(exc).__name__}: {exc}", *acct.secrets(), *ctx.account.secrets())
         store.set(job_id, state="running", error=message, lease_owner=None, lease_until=None)
         raise ArthurGenError(
             f"The upload of job {job_id} stopped ({message}); run the same publish again to resume it."
