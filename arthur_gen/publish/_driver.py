@@ -206,11 +206,11 @@ def _publish_while_hashing(
     progress: Callable[[int, int], None] | None,
 ) -> dict[str, Any]:
     """A file no job of this account and target has had: upload while a thread hashes it."""
-    digest = BackgroundDigest(request.video)
     store = get_store()
     job_id = new_job_id()
-    with store.transaction() as db:
+    with store.transaction() as db:  # first the row, so a publish of a same-size file hashes first
         _insert(db, request, _PENDING + job_id, target, print_, owner, sha=None, parents=[], job_id=job_id)
+    digest = BackgroundDigest(request.video)
     row = store.get(job_id)
     assert row is not None
     return _drive(row, publisher, request, acct, owner, progress, digest)
