@@ -146,6 +146,30 @@ MUTATIONS = (
         "                raise\n",
         ("tests/test_money_truth_store.py",),
     ),
+    Mutation(
+        "late-duplicate-check",
+        "an upload that hashed while sending publishes though a copy was published meanwhile",
+        "arthur_gen/publish/_driver.py",
+        '    stopped = f"this upload (job {job_id}) stopped before publishing anything."\n',
+        "    return None\n",
+        ("tests/test_publish_hashing.py",),
+    ),
+    Mutation(
+        "youtube-before-publish",
+        "YouTube sends its last chunk without asking for the duplicate check",
+        "plugins/arthur-gen-youtube/arthur_gen_youtube/_publisher.py",
+        "ctx.before_publish()  # this call may send the last chunk: duplicates checked first\n",
+        "pass\n",
+        ("tests/test_publish_hashing.py",),
+    ),
+    Mutation(
+        "pending-adopt-unchanged",
+        "a job stopped before its digest is adopted though its file changed",
+        "arthur_gen/publish/_driver.py",
+        '        if adopted is None and row.metrics.get("fingerprint") == print_:\n',
+        "        if adopted is None:\n",
+        ("tests/test_publish_hashing.py",),
+    ),
 )
 
 _IGNORE = shutil.ignore_patterns(".venv", ".git", ".mypy_cache", ".ruff_cache", "__pycache__", "*.egg-info")
