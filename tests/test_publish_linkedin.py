@@ -211,7 +211,11 @@ def test_token_never_in_store_or_errors(
 def _login_with_refresh(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     emu.issue_refresh_tokens()
     monkeypatch.setenv("LI_SECRET", emu.client_secret)
-    login(client_id="abc", client_secret_env="LI_SECRET", open_url=lambda u: httpx.get(u, follow_redirects=True))
+    login(
+        client_id="abc",
+        client_secret_env="LI_SECRET",
+        open_url=lambda u: httpx.get(u, follow_redirects=True),
+    )
 
 
 def test_an_expired_token_is_refreshed_mid_upload_and_saved(
