@@ -7,21 +7,6 @@ from pathlib import Path
 
 import pytest
 
-SLOW = "slow: the real Wan VAE architecture (long on a CPU); skipped unless run with -m slow"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", SLOW)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "slow" in (config.option.markexpr or "").replace("not slow", ""):
-        return
-    skip = pytest.mark.skip(reason="slow (the real Wan VAE, long on a CPU): run with -m slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
-
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -145,9 +147,23 @@ def test_real_pipeline_mp4_progress_warm_and_cancel(
     assert backend().warm_models() == [] and backend().load_counts() == {}  # T5 freed with the rest
 
 
-@pytest.mark.slow
+def _slow_blas() -> str | None:
+    """Why the full-size VAE would take most of an hour in this process, or None."""
+    if sys.platform != "linux" or "openblas" in os.environ.get("LD_PRELOAD", ""):
+        return None
+    return (
+        "the full-size Wan VAE on MLX's bundled reference BLAS takes about 50 minutes here; "
+        "run the tests through scripts/test.sh, or `. scripts/mlx-cpu-env.sh` first (OpenBLAS: ~2.5 min)"
+    )
+
+
 def test_real_wan_vae_architecture_end_to_end(tmp_path: Path, umt5: Path) -> None:
-    """The full-size Wan 2.1 VAE (random weights) decodes; extra decoded frames are trimmed."""
+    """The full-size Wan 2.1 VAE (random weights) decodes 8 frames for 5; the video keeps 5."""
+    why = _slow_blas()
+    if why is not None:
+        if os.environ.get("ARTHUR_GEN_REQUIRE_MFLUX") == "1":  # CI sets up the MLX stack: run it
+            pytest.fail(why)
+        pytest.skip(why)
     from arthur_gen_mlx_video.testing import build_tiny_wan
 
     from arthur_gen.media import read_mp4_metadata
@@ -159,5 +175,6 @@ def test_real_wan_vae_architecture_end_to_end(tmp_path: Path, umt5: Path) -> Non
     )  # fmt: skip
     assert _frames(result.paths[0]) == (5, 16.0)
     meta = read_mp4_metadata(result.paths[0])
-    assert meta is not None and "frames_decoded" in repr(meta)
+    assert meta is not None
+    assert "'frames_decoded': 8" in repr(meta) and "'frames': 5" in repr(meta)  # 4 per latent frame, trimmed
     backend().release()
