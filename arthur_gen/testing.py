@@ -49,6 +49,7 @@ __all__ = [
     "FakePlugin",
     "FakeProvider",
     "FakeVideoBackend",
+    "check_emulator_stops_cleanly",
     "check_publisher",
     "png_bytes",
     "record_job",
@@ -575,3 +576,43 @@ def serve_until_stopped(lines: Iterable[str]) -> int:
         pass
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no failing flush at exit
     return 0
+
+
+def check_emulator_stops_cleanly(module: str, *, state_path: str = "/_emulator/state") -> None:
+    """Run ``python -m module --port N`` (an emulator using :func:`serve_until_stopped`), close
+    its output before it prints, wait until it answers ``state_path``, send SIGTERM: it must
+    exit 0 without a traceback or a ``BrokenPipeError``. Raises ``AssertionError`` otherwise."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        proc.stdout.close()  # the reader is gone before the emulator prints its address
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}{state_path}", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -15,8 +15,11 @@ the package's classes: ``arthur_gen_mlx_video.testing_ltx``), then times, in one
 On Linux the package's own LTX-2 writer produces no video (OpenCV has no H.264 encoder there
 and there is no ``ffmpeg`` CLI), so its "direct" time is the compute alone, while arthur-gen's
 includes encoding the MP4 and the sound; the temporary file it renames is pre-created so the
-direct call finishes. Prints wall and CPU seconds (CPU: every thread of this process; steadier
-than wall time on a shared machine) and the ratios (goal: cold/direct <= 1.05x). Usage:
+direct call finishes. Prints wall and CPU seconds (CPU: every thread of this process), the time
+spent inside the package function on each path, arthur-gen's own time per cold call (its wall
+time outside the package function; the package's compute swings by 10-15% from call to call
+on a CPU, far more than arthur-gen adds) and the ratios (goal: cold/direct <= 1.05x). On Linux
+source ``scripts/mlx-cpu-env.sh`` first (OpenBLAS; see docs/mlx-video.md). Usage:
     .venv/bin/python bench/mlx_video_overhead.py [--runs N] [--steps N] [--only wan|ltx2]
 """
 

@@ -7,6 +7,7 @@ it arrives: after bytes went out, after a copy of the file was published meanwhi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -85,15 +86,15 @@ def test_bytes_go_out_before_the_digest_and_the_job_records_it(
     assert youtube.snapshot()["inserts"] == 1
 
 
-def test_a_copy_published_meanwhile_stops_the_upload_before_its_last_chunk(
-    youtube: YouTubeEmulator, clip: Path, gate: _Gate, tmp_path: Path
-) -> None:
-    copy = Path(shutil.copy(clip, tmp_path / "copy.mp4"))
-    box: dict[str, Any] = {}
+@contextlib.contextmanager
+def _first_held_at_its_last_step(gate: _Gate, clip: Path, **kwargs: Any) -> Iterator[dict[str, str]]:
+    """Publish ``clip`` on a thread until the gate holds it; the block runs meanwhile. The box
+    gets the first publish's refusal, if any, once the gate is opened and it has ended."""
+    box: dict[str, str] = {}
 
     def first() -> None:
         try:
-            publish(clip, to="youtube", title="Race")
+            publish(clip, **kwargs)
         except InvalidRequestError as exc:
             box["refused"] = str(exc)
 
@@ -101,12 +102,20 @@ def test_a_copy_published_meanwhile_stops_the_upload_before_its_last_chunk(
     worker.start()
     try:
         assert gate.waiting.wait(30)
-        second = publish(copy, to="youtube", title="Race")  # same size: hashed first, then sent
-        live = [p for p in publications() if p["job_id"] != second["job_id"]]
-        assert [p["state"] for p in live] == ["running"]  # a live upload is never closed by another
+        yield box
     finally:
         gate.open()
         worker.join(60)
+
+
+def test_a_copy_published_meanwhile_stops_the_upload_before_its_last_chunk(
+    youtube: YouTubeEmulator, clip: Path, gate: _Gate, tmp_path: Path
+) -> None:
+    copy = Path(shutil.copy(clip, tmp_path / "copy.mp4"))
+    with _first_held_at_its_last_step(gate, clip, to="youtube", title="Race") as box:
+        second = publish(copy, to="youtube", title="Race")  # same size: hashed first, then sent
+        live = [p for p in publications() if p["job_id"] != second["job_id"]]
+        assert [p["state"] for p in live] == ["running"]  # a live upload is never closed by another
     assert second["state"] == "saved"
     assert "already published" in box["refused"] and second["job_id"] in box["refused"]
     assert "stopped before publishing anything" in box["refused"]
@@ -120,22 +129,8 @@ def test_a_copy_published_meanwhile_stops_linkedin_before_its_finalize(
     linkedin: LinkedInEmulator, clip: Path, gate: _Gate, tmp_path: Path
 ) -> None:
     copy = Path(shutil.copy(clip, tmp_path / "copy.mp4"))
-    box: dict[str, Any] = {}
-
-    def first() -> None:
-        try:
-            publish(clip, to="linkedin", text="race")
-        except InvalidRequestError as exc:
-            box["refused"] = str(exc)
-
-    worker = threading.Thread(target=first)
-    worker.start()
-    try:
-        assert gate.waiting.wait(30)
+    with _first_held_at_its_last_step(gate, clip, to="linkedin", text="race") as box:
         second = publish(copy, to="linkedin", text="race")
-    finally:
-        gate.open()
-        worker.join(60)
     snap = linkedin.snapshot()
     assert second["state"] == "saved" and "already published" in box["refused"]
     assert len(snap["posts"]) == 1

@@ -9,6 +9,8 @@ import httpx
 from arthur_gen_linkedin.emulator import Emulator
 from arthur_gen_linkedin.emulator.pytest_fixture import linkedin_emulator as linkedin_emulator
 
+from arthur_gen.testing import check_emulator_stops_cleanly
+
 
 def test_fixture_serves_state(linkedin_emulator: Emulator) -> None:
     assert httpx.get(f"{linkedin_emulator.url}/_emulator/state", timeout=5).status_code == 200
@@ -28,33 +30,4 @@ def test_command_line_prints_its_address_and_stops() -> None:
 
 
 def test_command_line_stops_cleanly_on_sigterm_after_its_reader_went_away() -> None:
-    import signal
-    import socket
-    import time
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "arthur_gen_linkedin.emulator", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        proc.stdout.close()  # the reader is gone before the emulator prints its address
-        for _ in range(200):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/_emulator/state", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    check_emulator_stops_cleanly("arthur_gen_linkedin.emulator")
