@@ -9,7 +9,8 @@
 # was used stays with the process until it exits.
 #
 # Needs Debian's libopenblas0-pthread (scripts/test.sh installs it when it can); without it only
-# the allocator setting applies.
+# the allocator setting applies. The preload is for Python processes: start Chromium without it
+# (its zygote does not start with it; tests/_chromium.py).
 if [ "$(uname -s)" = "Linux" ]; then
     _mlx_blas="/usr/lib/$(uname -m)-linux-gnu/openblas-pthread/libblas.so.3"
     if [ -f "$_mlx_blas" ]; then

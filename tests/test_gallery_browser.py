@@ -26,16 +26,10 @@ import arthur_gen
 from arthur_gen.gallery import GalleryServer
 from arthur_gen.testing import png_bytes, record_job
 
+from ._chromium import chromium_env, chromium_path
+
 PHONE = (390, 844)
 DESKTOP = (1280, 900)
-
-
-def chromium_path() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 class Chromium:
@@ -74,6 +68,7 @@ class Chromium:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            env=chromium_env(),
         )
         os.close(to_browser_r)
         os.close(from_browser_w)

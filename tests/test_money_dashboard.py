@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -18,6 +17,8 @@ import pytest
 import arthur_gen
 from arthur_gen.cli import _main as _cli
 from arthur_gen.testing import record_job
+
+from ._chromium import chromium_env, chromium_path
 
 
 def _job(days_ago: int, **fields: Any) -> None:
@@ -83,16 +84,8 @@ def _png_pixels_sample(png: bytes) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
 def test_the_dashboard_renders_in_headless_chromium(home: Path, tmp_path: Path) -> None:
-    chromium = _chromium()
+    chromium = chromium_path()
     if chromium is None:
         pytest.skip("chromium is not installed (Debian: apt-get install chromium); cannot render the page")
     _sample()
@@ -117,6 +110,7 @@ def test_the_dashboard_renders_in_headless_chromium(home: Path, tmp_path: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=chromium_env(),
     )
     try:
         output, _ = proc.communicate(timeout=90)
@@ -146,7 +140,7 @@ def test_the_dashboard_renders_in_headless_chromium(home: Path, tmp_path: Path) 
 
 
 def test_the_dashboard_is_usable_at_phone_width(home: Path, tmp_path: Path) -> None:
-    from .test_gallery_browser import DESKTOP, PHONE, Chromium, chromium_path
+    from .test_gallery_browser import DESKTOP, PHONE, Chromium
 
     executable = chromium_path()
     if executable is None:
