@@ -10,7 +10,7 @@ bash scripts/setup.sh
 # OpenBLAS stands in for the reference BLAS of MLX's CPU wheel (scripts/mlx-cpu-env.sh).
 debs=()
 command -v chromium >/dev/null 2>&1 || debs+=(chromium)
-if [ "$(uname -s)" = "Linux" ] && [ ! -f "/usr/lib/$(uname -m)-linux-gnu/openblas-pthread/libblas.so.3" ]; then
+if [ "$(uname -s)" = "Linux" ] && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
     debs+=(libopenblas0-pthread)
 fi
 if [ "${#debs[@]}" -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then

@@ -152,8 +152,8 @@ def test_real_wan_vae_architecture_end_to_end(tmp_path: Path, umt5: Path) -> Non
 
     At 32x32, below the 256 the catalog declares (so the backend is called directly, not
     through ``generate_video``): every layer and both latent frames' caches are the same at
-    any size. About 50 s on the reference BLAS of MLX's CPU wheel, 3 s with OpenBLAS
-    (``scripts/mlx-cpu-env.sh``); 256x256 takes about 50 minutes and 2.5 minutes.
+    any size. 6 s here with OpenBLAS (``scripts/mlx-cpu-env.sh``), 54 s on the reference BLAS
+    of MLX's CPU wheel; at 256x256, 143 s and about 50 minutes.
     """
     from arthur_gen_mlx_video.testing import build_tiny_wan
 
